@@ -1,0 +1,519 @@
+/*
+ * mnemo.h — the public API of libmnemo, an embeddable, thread-safe in-memory key-value store.
+ *
+ * A store (mnemo_store) holds `databases` numbered keyspaces (0..N-1, like Redis's SELECT).
+ * Keys and values are binary-safe byte strings; the empty key is allowed (as in Redis). Every
+ * entry carries:
+ *   - a 64-bit version from the store's hybrid logical clock (HLC): upper 48 bits are Unix time
+ *     in milliseconds, lower 16 bits a logical counter. Every write in a store gets a version
+ *     strictly greater than every version the store handed out before, across all keys and
+ *     databases, so versions order writes and serve compare-and-set (MNEMO_SET_IF_VERSION,
+ *     mnemo_del_if_version);
+ *   - an optional absolute expiration time in Unix milliseconds. Expired keys are never returned:
+ *     they are deleted lazily when touched and actively by a background cycle within about a
+ *     second of their deadline.
+ *
+ * Conventions, for every function below unless it says otherwise:
+ *   - Thread-safe: any function may be called from any thread at any time on an open store.
+ *     Single-key calls lock one shard; batch calls lock every shard they touch, in ascending
+ *     order, so each batch is atomic (no reader sees half of it).
+ *   - The result is a mnemo_status: MNEMO_OK (0) or a negative error. Values come back through
+ *     out-parameters, which are written only on MNEMO_OK unless documented otherwise.
+ *   - `db` out of range: MNEMO_EDB. Key longer than max_key_size: MNEMO_ETOOBIG. A call on a
+ *     closed store: MNEMO_ECLOSED. A failed allocation: MNEMO_ENOMEM, with the store unchanged.
+ *     These are not repeated in each comment.
+ *   - Pointers passed in are only read during the call; the library keeps no reference to them.
+ *   - Memory the library returns (mnemo_value.data, key lists) is malloc()ed and owned by the
+ *     caller, who frees it with mnemo_value_release() / free(); it never aliases store memory.
+ */
+#ifndef MNEMO_H
+#define MNEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MNEMO_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes. One table generates the enum and mnemo_strerror().
+ * ------------------------------------------------------------------------------------------- */
+#define MNEMO_STATUS_MAP(X)                                                                   \
+    X(OK, 0, "ok")                                                                            \
+    X(ENOTFOUND, -1, "key not found")                                                         \
+    X(EEXISTS, -2, "key exists")                                                              \
+    X(EVERSION, -3, "version mismatch")                                                       \
+    X(ENOMEM, -4, "out of memory")                                                            \
+    X(ETOOBIG, -5, "key or value too large")                                                  \
+    X(EINVAL, -6, "invalid argument")                                                         \
+    X(ECLOSED, -7, "store is closed")                                                         \
+    X(EDB, -8, "database index out of range")                                                 \
+    X(ENOTINT, -9, "value is not an integer or out of range")                                 \
+    X(ENOTFLOAT, -10, "value is not a valid float")                                           \
+    X(EOVERFLOW, -11, "increment or decrement would overflow")                                \
+    X(ETTL, -12, "invalid expire time")                                                       \
+    X(ECOND, -13, "condition not met")                                                        \
+    X(EWRONGTYPE, -14, "operation against a key holding the wrong kind of value")             \
+    X(ENOSPACE, -15, "memory limit reached")                                                  \
+    X(ETXN, -16, "key not declared in the running transaction")
+
+typedef enum mnemo_status {
+#define MNEMO_X_(name, code, text) MNEMO_##name = (code),
+    MNEMO_STATUS_MAP(MNEMO_X_)
+#undef MNEMO_X_
+} mnemo_status;
+
+/* A static, human-readable text for `status` ("unknown status" for values not in the table).
+ * Thread-safe; the string lives for the whole program. */
+const char *mnemo_strerror(int status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------------------------------- */
+
+/* Events reported to the hook. */
+typedef enum mnemo_event {
+    MNEMO_EVENT_SET = 1 << 0,    /* a key was written (set, incr, append, setrange, ...) */
+    MNEMO_EVENT_DEL = 1 << 1,    /* a key was deleted by a caller (del, getdel, flush, ...) */
+    MNEMO_EVENT_EXPIRE = 1 << 2, /* a key's TTL ran out and it was removed */
+    MNEMO_EVENT_EVICT = 1 << 3,  /* a key was evicted to stay under the memory ceiling */
+} mnemo_event;
+
+/*
+ * The hook: called once per affected key, synchronously, on the thread that performs the change
+ * (the caller's thread, or the store's background thread for active expiry), while that key's
+ * shard lock is held. So events for one key arrive in the order the changes happened.
+ * The hook must be quick and must not call back into the same store (it would deadlock); it may
+ * copy what it needs and hand it to another thread. `key` is valid only during the call.
+ * `version` is the entry's version after a set, and the removed entry's version otherwise.
+ */
+typedef void (*mnemo_hook_fn)(void *ctx, mnemo_event event, unsigned db, const void *key,
+                              size_t key_len, uint64_t version);
+
+/* A clock returning Unix time in milliseconds; used for TTLs and versions. Tests replace it. */
+typedef int64_t (*mnemo_clock_fn)(void *ctx);
+
+typedef struct mnemo_config {
+    unsigned databases;      /* number of databases; default 16; 1..1024 */
+    unsigned shards;         /* shards per database, rounded up to a power of two; default 256;
+                                1..65536 */
+    size_t max_key_size;     /* default 512 MiB (as Redis) */
+    size_t max_value_size;   /* default 512 MiB (as Redis's proto-max-bulk-len) */
+    int64_t default_ttl_ms;  /* TTL given to keys created or set by a write that names none
+                                (set, mset, and incr/append/setrange creating a key);
+                                0 (default) = no expiry */
+    int64_t min_ttl_ms;      /* smaller positive TTLs are MNEMO_ETTL; default 0 = no minimum */
+    int64_t max_ttl_ms;      /* larger TTLs are MNEMO_ETTL; default 0 = no maximum */
+    int background_thread;   /* 1 (default): a thread runs active expiry; 0: the embedder calls
+                                mnemo_store_maintain() */
+    unsigned hz;             /* background cycles per second; default 10 */
+    mnemo_hook_fn hook;      /* NULL (default): no hook */
+    void *hook_ctx;
+    unsigned hook_events;    /* bitwise OR of mnemo_event; default 0 = none */
+    mnemo_clock_fn clock;    /* NULL (default): CLOCK_REALTIME */
+    void *clock_ctx;
+} mnemo_config;
+
+/* Fills `cfg` with the defaults documented above. Thread-safe. */
+void mnemo_config_init(mnemo_config *cfg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Lifecycle
+ * ------------------------------------------------------------------------------------------- */
+typedef struct mnemo_store mnemo_store;
+
+/*
+ * Opens a new, empty store. `cfg` may be NULL for the defaults; it is copied.
+ * On MNEMO_OK, *out is a handle the caller releases with mnemo_store_free().
+ * Errors: MNEMO_EINVAL (a setting out of range), MNEMO_ENOMEM.
+ */
+int mnemo_store_open(const mnemo_config *cfg, mnemo_store **out);
+
+/*
+ * Closes the store: stops the background thread and releases every key. Idempotent. The handle
+ * stays valid: later calls on it return MNEMO_ECLOSED. Calls running concurrently with close
+ * finish either before it (normally) or with MNEMO_ECLOSED. Returns MNEMO_OK, or MNEMO_ECLOSED
+ * if it was already closed. NULL is accepted and ignored (MNEMO_EINVAL).
+ */
+int mnemo_store_close(mnemo_store *store);
+
+/* Closes the store if open and frees the handle. No other thread may use it during or after. */
+void mnemo_store_free(mnemo_store *store);
+
+/*
+ * Runs one slice of background work (active expiry) now: at most `budget` keys are examined in
+ * total, each shard's lock is held only briefly. For embedders that set background_thread = 0,
+ * and for tests. Returns the number of keys it expired (>= 0) or MNEMO_ECLOSED.
+ */
+int64_t mnemo_store_maintain(mnemo_store *store, unsigned budget);
+
+/* ---------------------------------------------------------------------------------------------
+ * Values returned to the caller
+ * ------------------------------------------------------------------------------------------- */
+
+/* A copied-out value with its metadata. `data` is malloc()ed (NUL-terminated for convenience,
+ * the terminator not counted in len) or NULL when no value was returned. */
+typedef struct mnemo_value {
+    void *data;
+    size_t len;
+    uint64_t version;      /* the entry's version */
+    int64_t expire_at_ms;  /* absolute Unix ms, 0 = no expiry */
+} mnemo_value;
+
+/* Frees v->data and zeroes *v. Safe on a zeroed or already-released value. */
+void mnemo_value_release(mnemo_value *v);
+
+/*
+ * A view of an entry, handed to read callbacks. `value` points into the store and is valid only
+ * during the callback, which runs while the key's shard lock is held: it must be quick and must
+ * not call into the same store.
+ */
+typedef struct mnemo_item {
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    uint64_t version;
+    int64_t expire_at_ms; /* 0 = no expiry */
+} mnemo_item;
+
+typedef void (*mnemo_read_fn)(void *ctx, const mnemo_item *item);
+
+/* ---------------------------------------------------------------------------------------------
+ * Single-key operations
+ * ------------------------------------------------------------------------------------------- */
+
+/* Flags for mnemo_set_opts.flags and mnemo_expire(). */
+enum {
+    MNEMO_SET_NX = 1 << 0,         /* only if the key does not exist, else MNEMO_EEXISTS */
+    MNEMO_SET_XX = 1 << 1,         /* only if the key exists, else MNEMO_ENOTFOUND */
+    MNEMO_SET_KEEPTTL = 1 << 2,    /* keep the existing entry's expiration time */
+    MNEMO_SET_GET = 1 << 3,        /* copy the previous value (if any) into *old */
+    MNEMO_SET_IF_VERSION = 1 << 4, /* only if the key exists with version == opts.version,
+                                      else MNEMO_ENOTFOUND / MNEMO_EVERSION */
+    MNEMO_SET_EXPIRE_AT = 1 << 5,  /* opts.expire_at_ms is an absolute time (ttl_ms ignored) */
+    MNEMO_SET_NO_TTL = 1 << 6,     /* no expiry even if the store has a default TTL */
+};
+
+typedef struct mnemo_set_opts {
+    unsigned flags;        /* MNEMO_SET_* */
+    int64_t ttl_ms;        /* > 0: expire after this many ms; 0: the store's default TTL */
+    int64_t expire_at_ms;  /* with MNEMO_SET_EXPIRE_AT: absolute Unix ms. A time already past
+                              makes the set succeed without storing anything: a previous value
+                              is deleted (a delete event), as Redis does */
+    uint64_t version;      /* with MNEMO_SET_IF_VERSION: the expected current version */
+} mnemo_set_opts;
+
+/*
+ * Stores `value` under `key` in database `db`, replacing any previous value and, unless
+ * MNEMO_SET_KEEPTTL, its TTL. `opts` may be NULL (plain set, default TTL).
+ * `old` may be NULL; with MNEMO_SET_GET it receives a copy of the previous value (data == NULL if
+ * there was none), also when NX/XX/IF_VERSION made the set fail. `version_out` may be NULL; on
+ * success it receives the new entry's version.
+ * Errors: MNEMO_EEXISTS (NX), MNEMO_ENOTFOUND (XX, IF_VERSION), MNEMO_EVERSION (IF_VERSION),
+ * MNEMO_ETTL (negative TTL, or outside [min_ttl_ms, max_ttl_ms]), MNEMO_ETOOBIG (value larger
+ * than max_value_size), MNEMO_EINVAL (NX with XX).
+ */
+int mnemo_set(mnemo_store *store, unsigned db, const void *key, size_t key_len, const void *value,
+              size_t value_len, const mnemo_set_opts *opts, mnemo_value *old,
+              uint64_t *version_out);
+
+/* Copies the value of `key` into *out (release with mnemo_value_release()).
+ * Errors: MNEMO_ENOTFOUND. */
+int mnemo_get(mnemo_store *store, unsigned db, const void *key, size_t key_len, mnemo_value *out);
+
+/* Zero-copy read: calls fn(ctx, item) once, under the shard lock, if the key exists.
+ * Errors: MNEMO_ENOTFOUND (fn not called). */
+int mnemo_get_with(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                   mnemo_read_fn fn, void *ctx);
+
+/* MNEMO_OK if the key exists, MNEMO_ENOTFOUND if not. Counts as a read in the stats. */
+int mnemo_exists(mnemo_store *store, unsigned db, const void *key, size_t key_len);
+
+/* Deletes the key. Errors: MNEMO_ENOTFOUND. */
+int mnemo_del(mnemo_store *store, unsigned db, const void *key, size_t key_len);
+
+/* Deletes the key only if its version equals `version`.
+ * Errors: MNEMO_ENOTFOUND, MNEMO_EVERSION (nothing deleted). */
+int mnemo_del_if_version(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                         uint64_t version);
+
+/* Copies the value into *out (may be NULL) and deletes the key, atomically.
+ * Errors: MNEMO_ENOTFOUND. */
+int mnemo_getdel(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                 mnemo_value *out);
+
+/* Flags for mnemo_expire() and mnemo_getex(). */
+enum {
+    MNEMO_EXPIRE_AT = 1 << 0, /* `when` is absolute Unix ms rather than a TTL from now */
+    MNEMO_EXPIRE_NX = 1 << 1, /* only if the key has no expiry */
+    MNEMO_EXPIRE_XX = 1 << 2, /* only if the key has an expiry */
+    MNEMO_EXPIRE_GT = 1 << 3, /* only if the new time is later (no expiry counts as infinite) */
+    MNEMO_EXPIRE_LT = 1 << 4, /* only if the new time is earlier (no expiry counts as infinite) */
+    MNEMO_EXPIRE_PERSIST = 1 << 5, /* mnemo_getex only: remove the expiry (`when` ignored) */
+};
+
+/*
+ * Sets the key's expiration: `when` is a TTL in ms, or an absolute Unix ms time with
+ * MNEMO_EXPIRE_AT. A time that is already past deletes the key (reported as a delete event),
+ * as Redis does. Changing the TTL does not change the entry's version.
+ * Errors: MNEMO_ENOTFOUND, MNEMO_ECOND (NX/XX/GT/LT not met), MNEMO_ETTL (TTL outside the
+ * configured bounds), MNEMO_EINVAL (incompatible flags: NX with XX/GT/LT, GT with LT).
+ */
+int mnemo_expire(mnemo_store *store, unsigned db, const void *key, size_t key_len, int64_t when,
+                 unsigned flags);
+
+/* Removes the key's expiration. Errors: MNEMO_ENOTFOUND, MNEMO_ECOND (it had none). */
+int mnemo_persist(mnemo_store *store, unsigned db, const void *key, size_t key_len);
+
+/* Remaining time to live in ms (>= 0), or -1 if the key has no expiry.
+ * Errors: MNEMO_ENOTFOUND. */
+int mnemo_ttl(mnemo_store *store, unsigned db, const void *key, size_t key_len, int64_t *ttl_ms);
+
+/* Absolute expiration time in Unix ms, or -1 if the key has no expiry.
+ * Errors: MNEMO_ENOTFOUND. */
+int mnemo_expire_time(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                      int64_t *at_ms);
+
+/*
+ * Copies the value into *out (may be NULL) and, atomically, changes its expiration (Redis's
+ * GETEX): flags == 0 and when == 0 leave it; flags == 0 and when > 0 set a TTL of `when` ms;
+ * MNEMO_EXPIRE_AT sets the absolute time `when` (already past: the key is deleted after being
+ * read, a delete event); MNEMO_EXPIRE_PERSIST removes it (`when` ignored). Counts as a read.
+ * Errors: MNEMO_ENOTFOUND, MNEMO_ETTL (when < 0, an absolute when <= 0, or a TTL outside the
+ * configured bounds), MNEMO_EINVAL (other flags, or AT with PERSIST).
+ */
+int mnemo_getex(mnemo_store *store, unsigned db, const void *key, size_t key_len, int64_t when,
+                unsigned flags, mnemo_value *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Numbers stored as strings, and string edits (Redis semantics)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Adds `delta` to the integer stored at key (a missing key counts as 0; its TTL is kept).
+ * *result (may be NULL) receives the new value.
+ * Errors: MNEMO_ENOTINT (the value is not a base-10 64-bit integer), MNEMO_EOVERFLOW. */
+int mnemo_incr(mnemo_store *store, unsigned db, const void *key, size_t key_len, int64_t delta,
+               int64_t *result);
+
+#define MNEMO_FLOAT_STRLEN 48
+/* Adds `delta` to the float stored at key (missing = 0), storing the result as Redis's
+ * INCRBYFLOAT does (shortest exact decimal of a long double, no exponent). `out` (may be NULL)
+ * receives that text, NUL-terminated; *out_len its length.
+ * Errors: MNEMO_ENOTFLOAT (value or delta not a finite number, or the result not finite). */
+int mnemo_incr_float(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                     long double delta, char out[MNEMO_FLOAT_STRLEN], size_t *out_len);
+
+/* Appends to the value (a missing key is created). *new_len (may be NULL) receives the length
+ * after the append. Errors: MNEMO_ETOOBIG. */
+int mnemo_append(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                 const void *data, size_t data_len, size_t *new_len);
+
+/* Length of the value; a missing key has length 0 and gives MNEMO_ENOTFOUND. */
+int mnemo_strlen(mnemo_store *store, unsigned db, const void *key, size_t key_len, size_t *len);
+
+/* Copies value[start..end] (inclusive, negative indices count from the end, clamped, as Redis's
+ * GETRANGE) into *out; an empty range gives len 0. Errors: MNEMO_ENOTFOUND. */
+int mnemo_getrange(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                   int64_t start, int64_t end, mnemo_value *out);
+
+/* Overwrites the value from `offset` with `data`, zero-padding if the value was shorter (a
+ * missing key is created, unless data_len == 0, which changes nothing). *new_len (may be NULL)
+ * receives the resulting length (0 for a missing key with empty data).
+ * Errors: MNEMO_ETOOBIG (offset + data_len > max_value_size). */
+int mnemo_setrange(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                   size_t offset, const void *data, size_t data_len, size_t *new_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Batches: atomic across shards
+ * ------------------------------------------------------------------------------------------- */
+typedef struct mnemo_kv {
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+} mnemo_kv;
+
+typedef struct mnemo_key {
+    const void *key;
+    size_t key_len;
+} mnemo_key;
+
+/*
+ * Sets n pairs atomically. `opts` may be NULL; it applies to every pair. With MNEMO_SET_NX the
+ * batch is all-or-nothing (Redis's MSETNX): if any key exists nothing is written and the result
+ * is MNEMO_EEXISTS. MNEMO_SET_XX, MNEMO_SET_GET and MNEMO_SET_IF_VERSION are not accepted
+ * (MNEMO_EINVAL). A key given twice takes the last value. Each key gets its own version.
+ * Errors: as mnemo_set(); on MNEMO_ENOMEM a part of the batch may have been applied.
+ */
+int mnemo_mset(mnemo_store *store, unsigned db, const mnemo_kv *kvs, size_t n,
+               const mnemo_set_opts *opts);
+
+/* Reads n keys atomically; out[i] receives key i's value or data == NULL if missing.
+ * On error every out[i] is left zeroed. */
+int mnemo_mget(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
+               mnemo_value *out);
+
+/* Zero-copy batch read: for each i in order, fn(ctx, i, item) with item NULL if key i is
+ * missing; all of it under the locks of every shard involved (one consistent snapshot). */
+typedef void (*mnemo_mread_fn)(void *ctx, size_t index, const mnemo_item *item);
+int mnemo_mget_with(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
+                    mnemo_mread_fn fn, void *ctx);
+
+/* Deletes n keys atomically; *deleted (may be NULL) receives how many existed. */
+int mnemo_mdel(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
+               size_t *deleted);
+
+/* Counts how many of the n keys exist (a key named twice counts twice, as Redis's EXISTS). */
+int mnemo_mexists(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
+                  size_t *count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Iteration and patterns. Patterns use Redis's glob syntax: * ? [abc] [a-z] [^x] and \ escapes.
+ * A NULL pattern matches every key.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Called once per key, under that key's shard lock: must be quick, must not call into the
+ * store. `key` is valid only during the call. */
+typedef void (*mnemo_key_fn)(void *ctx, const void *key, size_t key_len);
+
+/*
+ * One step of a cursor scan, as Redis's SCAN: start with cursor 0, pass back *next_cursor, stop
+ * when it is 0. Each step visits about `count` table slots (a hint, at least 1) and reports the
+ * matching live keys there. Guarantee: a key present for the whole scan is reported exactly once,
+ * also while tables resize; keys added or removed meanwhile may or may not be.
+ * Errors: MNEMO_EINVAL (a cursor this store never returned).
+ */
+int mnemo_scan(mnemo_store *store, unsigned db, uint64_t cursor, const char *pattern,
+               size_t pattern_len, size_t count, mnemo_key_fn fn, void *ctx,
+               uint64_t *next_cursor);
+
+/* Reports every key matching the pattern: a full scan in steps that each hold one shard lock
+ * briefly, so a key present for the whole call is reported exactly once. */
+int mnemo_keys(mnemo_store *store, unsigned db, const char *pattern, size_t pattern_len,
+               mnemo_key_fn fn, void *ctx);
+
+/* Counts the keys matching the pattern. */
+int mnemo_count_matching(mnemo_store *store, unsigned db, const char *pattern,
+                         size_t pattern_len, uint64_t *count);
+
+/* Deletes the keys matching the pattern, in slices that hold a shard lock only briefly, so other
+ * callers are not stalled. Each deletion fires a delete event. *deleted (may be NULL) receives
+ * the number removed. Keys written during the call may or may not be removed. */
+int mnemo_delete_matching(mnemo_store *store, unsigned db, const char *pattern,
+                          size_t pattern_len, uint64_t *deleted);
+
+/* Returns 1 if `str` matches the glob `pattern` (Redis syntax, see above), else 0. `nocase`
+ * folds ASCII case. Linear-time in practice, never exponential. Thread-safe, no store needed. */
+int mnemo_glob_match(const char *pattern, size_t pattern_len, const char *str, size_t str_len,
+                     int nocase);
+
+/* ---------------------------------------------------------------------------------------------
+ * Moving keys between names and databases (all atomic: both shards are locked together)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Renames src to dst in database db, replacing dst (unless nx). The entry keeps its value and
+ * expiration and gets a new version. Renaming a key to itself succeeds and changes nothing
+ * (with nx it is MNEMO_EEXISTS, as Redis's RENAMENX answers 0). Fires a delete event for src
+ * and a set event for dst. Errors: MNEMO_ENOTFOUND (no src), MNEMO_EEXISTS (nx, dst exists). */
+int mnemo_rename(mnemo_store *store, unsigned db, const void *src, size_t src_len,
+                 const void *dst, size_t dst_len, int nx);
+
+/* Copies src (database src_db) to dst (database dst_db) with its value and expiration; the copy
+ * gets a new version. Without `replace`, an existing dst is MNEMO_EEXISTS.
+ * Errors: MNEMO_ENOTFOUND, MNEMO_EEXISTS, MNEMO_EINVAL (same key in the same database). */
+int mnemo_copy(mnemo_store *store, unsigned src_db, const void *src, size_t src_len,
+               unsigned dst_db, const void *dst, size_t dst_len, int replace);
+
+/* Moves the key from db to dst_db (keeping value and expiration; a new version).
+ * Errors: MNEMO_ENOTFOUND, MNEMO_EEXISTS (dst_db has the key), MNEMO_EINVAL (same database). */
+int mnemo_move(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+               unsigned dst_db);
+
+/* Swaps the whole contents of two databases, atomically. */
+int mnemo_swapdb(mnemo_store *store, unsigned db1, unsigned db2);
+
+/* Copies a key chosen at random from db into *key (key->data holds the key bytes).
+ * Errors: MNEMO_ENOTFOUND (the database is empty). */
+int mnemo_random_key(mnemo_store *store, unsigned db, mnemo_value *key);
+
+/* Bytes the key costs the store: its entry plus its index slot (Redis's MEMORY USAGE).
+ * Errors: MNEMO_ENOTFOUND. */
+int mnemo_key_memory(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                     size_t *bytes);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions: run several calls atomically (the server's MULTI/EXEC)
+ *
+ * mnemo_txn_begin() locks the shards of the declared keys (or, with whole_store, every shard of
+ * every database), in the global order, so transactions cannot deadlock. Until
+ * mnemo_txn_end(), the calling thread may make any API call on declared keys (and, with
+ * whole_store, any call at all): those calls use the held locks and are invisible to other
+ * threads until the end, which block on those shards meanwhile. A call on an undeclared key
+ * returns MNEMO_ETXN. Only the thread that began a transaction may use or end it, and it may
+ * run one at a time (a second begin is MNEMO_EINVAL). Keep transactions short.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct mnemo_txn mnemo_txn;
+
+typedef struct mnemo_txn_key {
+    unsigned db;
+    const void *key;
+    size_t key_len;
+} mnemo_txn_key;
+
+/* Errors: MNEMO_EDB, MNEMO_ETOOBIG, MNEMO_EINVAL (a transaction already runs on this thread),
+ * MNEMO_ENOMEM. On MNEMO_OK, *out must be passed to mnemo_txn_end(). */
+int mnemo_txn_begin(mnemo_store *store, const mnemo_txn_key *keys, size_t n, int whole_store,
+                    mnemo_txn **out);
+
+/* Releases the locks (in reverse order) and frees txn. */
+void mnemo_txn_end(mnemo_txn *txn);
+
+/* ---------------------------------------------------------------------------------------------
+ * Databases, statistics
+ * ------------------------------------------------------------------------------------------- */
+
+/* Deletes every key of database `db` (delete events are not fired per key). */
+int mnemo_flush(mnemo_store *store, unsigned db);
+
+/* Deletes every key of every database. */
+int mnemo_flush_all(mnemo_store *store);
+
+/* Number of live keys in `db` (keys past their deadline but not yet reclaimed may be counted). */
+int mnemo_dbsize(mnemo_store *store, unsigned db, uint64_t *count);
+
+/* Number of databases the store was opened with (0 if store is NULL). */
+unsigned mnemo_databases(const mnemo_store *store);
+
+typedef struct mnemo_stats {
+    uint64_t keys;           /* live keys, all databases */
+    uint64_t keys_with_ttl;  /* of which with an expiration time */
+    uint64_t memory_used;    /* bytes the store has allocated (tables, entries, indexes), as
+                                the allocator reports them: tracks RSS growth */
+    uint64_t data_bytes;     /* bytes of live entries (headers, keys and values) */
+    uint64_t gets;           /* reads of a single key (get, exists, ttl, getrange, ...) */
+    uint64_t hits;           /* reads that found the key */
+    uint64_t misses;         /* reads that did not */
+    uint64_t sets;           /* successful writes */
+    uint64_t deletes;        /* keys removed by callers */
+    uint64_t expired;        /* keys removed because their TTL ran out */
+    uint64_t evicted;        /* keys removed to stay under the memory ceiling */
+    double hit_rate;         /* hits / (hits + misses), 0 when there were no reads */
+} mnemo_stats;
+
+/* Fills *out with the store's counters (summed over shards, each read under its lock). */
+int mnemo_store_stats(mnemo_store *store, mnemo_stats *out);
+
+/* Zeroes the counters (gets, hits, misses, sets, deletes, expired, evicted). */
+int mnemo_stats_reset(mnemo_store *store);
+
+/* The store's hybrid logical clock: a new version, greater than every one handed out before. */
+uint64_t mnemo_store_next_version(mnemo_store *store);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MNEMO_H */

@@ -1,0 +1,179 @@
+/* arena.c — see arena.h. */
+#include "engine/arena.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "engine/entry.h"
+
+/* What the allocator really holds for a block: its usable size plus the chunk header. */
+static uint64_t mem_of(void *p)
+{
+    return p ? malloc_usable_size(p) + sizeof(size_t) : 0;
+}
+
+void arena_init(arena *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->head = ARENA_NONE;
+}
+
+void arena_free_all(arena *a)
+{
+    for (uint32_t i = 0; i < a->nsegs; i++)
+        free(a->segs[i].base);
+    free(a->segs);
+    free(a->free_ids);
+    arena_init(a);
+}
+
+
+/* A fresh segment id with base == NULL, or ARENA_NONE. */
+static uint32_t seg_id_new(arena *a)
+{
+    if (a->nfree)
+        return a->free_ids[--a->nfree];
+    if (a->nsegs == ARENA_MAX_SEGS)
+        return ARENA_NONE;
+    if (a->nsegs == a->segs_cap) {
+        uint32_t ncap = a->segs_cap ? a->segs_cap * 2 : 4;
+        if (ncap > ARENA_MAX_SEGS)
+            ncap = ARENA_MAX_SEGS;
+        uint64_t before = mem_of(a->segs) + mem_of(a->free_ids);
+        arena_seg *s = realloc(a->segs, (size_t)ncap * sizeof(*s));
+        if (!s)
+            return ARENA_NONE;
+        a->segs = s;
+        uint32_t *f = realloc(a->free_ids, (size_t)ncap * sizeof(*f));
+        if (!f)
+            return ARENA_NONE;
+        a->free_ids = f;
+        a->segs_cap = ncap;
+        a->alloc_bytes += mem_of(a->segs) + mem_of(a->free_ids) - before;
+    }
+    a->segs[a->nsegs].base = NULL;
+    return a->nsegs++;
+}
+
+static void seg_free(arena *a, uint32_t id)
+{
+    arena_seg *s = &a->segs[id];
+    a->alloc_bytes -= mem_of(s->base);
+    if (!s->large) {
+        a->small_cap -= s->cap;
+        a->small_live -= s->live;
+    }
+    free(s->base);
+    memset(s, 0, sizeof(*s));
+    if (id == a->head)
+        a->head = ARENA_NONE;
+    if (id + 1 == a->nsegs) {
+        a->nsegs--;
+    } else {
+        a->free_ids[a->nfree++] = id;
+    }
+}
+
+static uint32_t seg_new(arena *a, uint32_t cap, int large)
+{
+    uint32_t id = seg_id_new(a);
+    if (id == ARENA_NONE)
+        return ARENA_NONE;
+    uint8_t *base = malloc(cap);
+    if (!base) {
+        if (id + 1 == a->nsegs)
+            a->nsegs--;
+        else
+            a->free_ids[a->nfree++] = id;
+        return ARENA_NONE;
+    }
+    arena_seg *s = &a->segs[id];
+    s->base = base;
+    s->cap = cap;
+    s->used = 0;
+    s->live = 0;
+    s->large = (uint32_t)large;
+    a->alloc_bytes += mem_of(base);
+    if (!large)
+        a->small_cap += cap;
+    return id;
+}
+
+uint8_t *arena_alloc(arena *a, uint32_t size, uint32_t *ref, uint32_t avoid)
+{
+    uint32_t id;
+    if (size > ARENA_LARGE) {
+        id = seg_new(a, size, 1);
+        if (id == ARENA_NONE)
+            return NULL;
+        a->segs[id].used = size;
+        a->segs[id].live = size;
+        a->live_bytes += size;
+        *ref = id << 16;
+        return a->segs[id].base;
+    }
+    id = a->head;
+    if (id == ARENA_NONE || id == avoid || a->segs[id].cap - a->segs[id].used < size) {
+        /* Seal the head (its slack becomes garbage) and start a new one, sized to the shard:
+         * small shards stay small, big ones get full 64 KiB segments. */
+        uint32_t cap = ARENA_SEG_MIN;
+        while (cap < ARENA_SEG_MAX && cap < a->small_live / 8)
+            cap *= 2;
+        if (a->head != ARENA_NONE && a->segs[a->head].live == 0 && a->head != avoid) {
+            seg_free(a, a->head);
+        }
+        id = seg_new(a, cap, 0);
+        if (id == ARENA_NONE)
+            return NULL;
+        a->head = id;
+    }
+    arena_seg *s = &a->segs[id];
+    uint32_t off = s->used;
+    s->used += size;
+    s->live += size;
+    a->small_live += size;
+    a->live_bytes += size;
+    *ref = id << 16 | off;
+    return s->base + off;
+}
+
+void arena_release(arena *a, uint32_t ref, uint32_t size)
+{
+    uint32_t id = ref >> 16;
+    arena_seg *s = &a->segs[id];
+    s->base[ref & 0xffff] |= ENT_DEAD;
+    s->live -= size;
+    a->live_bytes -= size;
+    if (!s->large)
+        a->small_live -= size;
+    if (s->live == 0 && id != a->head)
+        seg_free(a, id);
+}
+
+uint64_t arena_garbage(const arena *a)
+{
+    uint64_t g = a->small_cap - a->small_live;
+    if (a->head != ARENA_NONE)
+        g -= a->segs[a->head].cap - a->segs[a->head].used;
+    return g;
+}
+
+uint32_t arena_pick_victim(const arena *a)
+{
+    /* The sealed segment with the most garbage: compacting it frees the most per byte copied
+     * among segments of one size, and segments of every size compete fairly. */
+    uint32_t best = ARENA_NONE, best_garbage = 0;
+    for (uint32_t i = 0; i < a->nsegs; i++) {
+        const arena_seg *s = &a->segs[i];
+        if (!s->base || s->large || i == a->head)
+            continue;
+        if (s->cap - s->live > best_garbage) {
+            best_garbage = s->cap - s->live;
+            best = i;
+        }
+    }
+    /* Only worth it if it frees at least a quarter of the segment. */
+    if (best != ARENA_NONE && (uint64_t)best_garbage * 4 < a->segs[best].cap)
+        return ARENA_NONE;
+    return best;
+}

@@ -1,0 +1,73 @@
+/*
+ * arena.h — where a shard's entries live: a log-structured set of segments.
+ *
+ * Small entries (up to ARENA_LARGE bytes) are appended to the shard's head segment (4-64 KiB,
+ * growing with the shard); when it is full it is sealed and a new head is started. A larger entry
+ * gets a segment of its own, of exactly its size. An entry is named by a 32-bit ref:
+ *
+ *     ref = segment id << 16 | byte offset in the segment        (so segments are <= 64 KiB)
+ *
+ * which is what the index stores: 4 bytes per key instead of an 8-byte pointer, and no
+ * per-entry malloc header or size-class rounding. Dead entries (overwritten or deleted) stay in
+ * their segment, flagged ENT_DEAD, until the segment is freed: at once when its last live entry
+ * dies, or when compaction copies its live entries to the head (arena_pick_victim() chooses the
+ * sealed segment with the most garbage; the shard moves the entries and fixes the index).
+ *
+ * Memory accounting (alloc_bytes) uses malloc_usable_size plus the allocator's chunk header, so
+ * it follows what the process really holds. Not thread-safe: the owning shard's lock protects it.
+ */
+#ifndef MNEMO_ENGINE_ARENA_H
+#define MNEMO_ENGINE_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARENA_SEG_MAX (64u * 1024)   /* largest small segment; offsets fit in 16 bits */
+#define ARENA_SEG_MIN (4u * 1024)
+#define ARENA_LARGE (8u * 1024)      /* entries above this get their own segment */
+#define ARENA_MAX_SEGS 65536u
+#define ARENA_NONE UINT32_MAX
+
+typedef struct arena_seg {
+    uint8_t *base; /* NULL for a free id */
+    uint32_t cap;  /* bytes allocated */
+    uint32_t used; /* bytes appended */
+    uint32_t live; /* bytes of live entries */
+    uint32_t large;/* 1 if it holds one large entry */
+} arena_seg;
+
+typedef struct arena {
+    arena_seg *segs;
+    uint32_t nsegs;      /* ids in use or free: segs[0..nsegs) */
+    uint32_t segs_cap;
+    uint32_t *free_ids;  /* stack of free ids below nsegs */
+    uint32_t nfree;
+    uint32_t head;       /* current small segment, or ARENA_NONE */
+    uint64_t alloc_bytes;/* memory held: segments and the arena's own arrays */
+    uint64_t small_cap;  /* sum of cap over small segments */
+    uint64_t small_live; /* sum of live over small segments */
+    uint64_t live_bytes; /* bytes of live entries, small and large */
+} arena;
+
+void arena_init(arena *a);
+void arena_free_all(arena *a);
+
+static inline uint8_t *arena_ptr(const arena *a, uint32_t ref)
+{
+    return a->segs[ref >> 16].base + (ref & 0xffff);
+}
+
+/* Reserves `size` bytes for a new live entry; sets *ref. NULL on allocation failure.
+ * `avoid` is a segment id that must not become the head (the compaction victim) or ARENA_NONE. */
+uint8_t *arena_alloc(arena *a, uint32_t size, uint32_t *ref, uint32_t avoid);
+
+/* Marks the entry at ref (of `size` bytes) dead; frees its segment if nothing live is left. */
+void arena_release(arena *a, uint32_t ref, uint32_t size);
+
+/* Bytes held by small segments that are not live data (dead entries and sealed slack). */
+uint64_t arena_garbage(const arena *a);
+
+/* A sealed small segment worth compacting (the one with the most garbage) or ARENA_NONE. */
+uint32_t arena_pick_victim(const arena *a);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * entry.h — the byte layout of one key-value entry, as it lies in a shard's arena.
+ *
+ *   +-------+--------+--------+-----------+---------------+---------+-----------+
+ *   | flags | klen   | vlen   | version   | expire_at     | key     | value     |
+ *   | 1 B   | varint | varint | 8 B (LE)  | 8 B, only if  | klen B  | vlen B    |
+ *   |       | 1-5 B  | 1-5 B  |           | ENT_TTL       |         |           |
+ *   +-------+--------+--------+-----------+---------------+---------+-----------+
+ *
+ * Entries are packed back to back with no alignment or padding (fields are read with memcpy),
+ * so a 16-byte key with a 32-byte value and no TTL takes 59 bytes. Entries are never resized in
+ * place: a write that changes the size appends a new entry and marks the old one ENT_DEAD, which
+ * is what lets the arena walk a segment entry by entry when it compacts it.
+ *
+ * flags: bits 0-2 value type (ENT_TYPE_*; only strings so far), bit 3 ENT_TTL, bit 4 reserved
+ * for compression, bit 6 ENT_DEAD.
+ */
+#ifndef MNEMO_ENGINE_ENTRY_H
+#define MNEMO_ENGINE_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    ENT_TYPE_MASK = 0x07,
+    ENT_TYPE_STRING = 0,
+    ENT_TTL = 0x08,
+    ENT_COMPRESSED = 0x10,
+    ENT_DEAD = 0x40,
+};
+
+/* A decoded entry: pointers into the arena, valid while the shard lock is held and until the
+ * next write to the shard. */
+typedef struct entry {
+    uint8_t *base;
+    uint8_t flags;
+    uint32_t klen, vlen;
+    uint8_t *ver;  /* 8 bytes */
+    uint8_t *exp;  /* 8 bytes, or NULL without ENT_TTL */
+    uint8_t *key;
+    uint8_t *val;
+    uint32_t size; /* whole entry, header included */
+} entry;
+
+static inline size_t entry_varint_len(uint32_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint8_t *entry_varint_put(uint8_t *p, uint32_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline const uint8_t *entry_varint_get(const uint8_t *p, uint32_t *v)
+{
+    uint32_t r = 0;
+    unsigned shift = 0;
+    while (*p & 0x80) {
+        r |= (uint32_t)(*p++ & 0x7f) << shift;
+        shift += 7;
+    }
+    *v = r | (uint32_t)*p++ << shift;
+    return p;
+}
+
+/* Size of an entry with these lengths. */
+static inline size_t entry_size(uint32_t klen, uint32_t vlen, int ttl)
+{
+    return 1 + entry_varint_len(klen) + entry_varint_len(vlen) + 8 + (ttl ? 8 : 0) + klen + vlen;
+}
+
+static inline uint64_t entry_load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline void entry_store64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static inline void entry_decode(uint8_t *p, entry *e)
+{
+    const uint8_t *q = p + 1;
+    e->base = p;
+    e->flags = p[0];
+    q = entry_varint_get(q, &e->klen);
+    q = entry_varint_get(q, &e->vlen);
+    e->ver = (uint8_t *)q;
+    q += 8;
+    if (e->flags & ENT_TTL) {
+        e->exp = (uint8_t *)q;
+        q += 8;
+    } else {
+        e->exp = NULL;
+    }
+    e->key = (uint8_t *)q;
+    e->val = (uint8_t *)q + e->klen;
+    e->size = (uint32_t)(e->val + e->vlen - p);
+}
+
+/* Writes the header and key of a new entry at p (which has entry_size() bytes); fills *e.
+ * The value bytes are the caller's to write, at e->val. */
+static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
+                              uint32_t vlen, uint64_t version, int64_t expire_at, entry *e)
+{
+    uint8_t *q = p;
+    if (expire_at > 0)
+        flags |= ENT_TTL;
+    else
+        flags &= (uint8_t)~ENT_TTL;
+    *q++ = flags;
+    q = entry_varint_put(q, klen);
+    q = entry_varint_put(q, vlen);
+    entry_store64(q, version);
+    q += 8;
+    if (flags & ENT_TTL) {
+        entry_store64(q, (uint64_t)expire_at);
+        q += 8;
+    }
+    if (klen)
+        memcpy(q, key, klen);
+    entry_decode(p, e);
+}
+
+static inline uint64_t entry_version(const entry *e)
+{
+    return entry_load64(e->ver);
+}
+
+/* Absolute expiration in Unix ms, 0 if none. */
+static inline int64_t entry_expire_at(const entry *e)
+{
+    return e->exp ? (int64_t)entry_load64(e->exp) : 0;
+}
+
+#endif

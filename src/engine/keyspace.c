@@ -1,0 +1,255 @@
+/*
+ * keyspace.c — operations that move entries between names and databases (rename, copy, move,
+ * swapdb), and random key picking. Two-key operations lock both shards in ascending global
+ * order, like batches, so they are atomic and cannot deadlock with batches or transactions.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/store_int.h"
+#include "util/hash.h"
+
+static int check(mnemo_store *st, unsigned db, const void *key, size_t klen)
+{
+    if (!st || (!key && klen))
+        return MNEMO_EINVAL;
+    if (db >= st->cfg.databases)
+        return MNEMO_EDB;
+    if (klen > st->cfg.max_key_size)
+        return MNEMO_ETOOBIG;
+    return MNEMO_OK;
+}
+
+/* Locks global shards a and b (possibly equal) in ascending order. */
+static int lock2(mnemo_store *st, size_t a, size_t b)
+{
+    size_t lo = a < b ? a : b, hi = a < b ? b : a;
+    int rc = store_lock(st, lo);
+    if (rc || lo == hi)
+        return rc;
+    if ((rc = store_lock(st, hi)))
+        store_unlock(st, lo);
+    return rc;
+}
+
+static void unlock2(mnemo_store *st, size_t a, size_t b)
+{
+    size_t lo = a < b ? a : b, hi = a < b ? b : a;
+    if (hi != lo) {
+        shard_maintain_after_write(&st->shards[hi]);
+        store_unlock(st, hi);
+    }
+    shard_maintain_after_write(&st->shards[lo]);
+    store_unlock(st, lo);
+}
+
+/*
+ * The common core of rename, copy and move: writes src's value and expiration to dst (in
+ * dst_db), then removes src if `remove_src`. Both shards are locked by the caller.
+ */
+static int transfer(mnemo_store *st, unsigned db, const void *src, size_t slen, uint64_t hs,
+                    unsigned dst_db, const void *dst, size_t dlen, uint64_t hd, int replace,
+                    int remove_src)
+{
+    op os = {st, db, 0}, od = {st, dst_db, 0};
+    shard *ss = store_shard(st, db, hs), *sd = store_shard(st, dst_db, hd);
+    /* May reshape sd's tables: before any lookup. */
+    int rc = shard_prepare_insert(sd);
+    if (rc)
+        return rc;
+    loc ls, ld;
+    if (!shard_find(ss, &os, src, slen, hs, &ls))
+        return MNEMO_ENOTFOUND;
+    int found = shard_find(sd, &od, dst, dlen, hd, &ld);
+    if (found && !replace)
+        return MNEMO_EEXISTS;
+    /* ls's entry stays where it is while dst is written: the arena never moves live entries
+     * outside compaction, and a table insert does not move other slots. */
+    vsrc v = {.p1 = ls.e.val, .n1 = ls.e.vlen};
+    rc = shard_store(sd, &od, &ld, dst, dlen, hd, &v, entry_expire_at(&ls.e), NULL);
+    if (rc == MNEMO_OK && remove_src)
+        shard_remove(ss, &os, &ls, MNEMO_EVENT_DEL);
+    return rc;
+}
+
+int mnemo_rename(mnemo_store *st, unsigned db, const void *src, size_t src_len, const void *dst,
+                 size_t dst_len, int nx)
+{
+    int rc = check(st, db, src, src_len);
+    if (rc || (rc = check(st, db, dst, dst_len)))
+        return rc;
+    uint64_t hs = hash_bytes(src, src_len), hd = hash_bytes(dst, dst_len);
+    size_t is = store_shard_index(st, db, hs), id = store_shard_index(st, db, hd);
+    if ((rc = lock2(st, is, id)))
+        return rc;
+    if (src_len == dst_len && memcmp(src, dst, src_len) == 0) {
+        op o = {st, db, 0};
+        loc l;
+        rc = shard_find(&st->shards[is], &o, src, src_len, hs, &l)
+                 ? (nx ? MNEMO_EEXISTS : MNEMO_OK)
+                 : MNEMO_ENOTFOUND;
+    } else {
+        rc = transfer(st, db, src, src_len, hs, db, dst, dst_len, hd, !nx, 1);
+    }
+    unlock2(st, is, id);
+    return rc;
+}
+
+int mnemo_copy(mnemo_store *st, unsigned src_db, const void *src, size_t src_len,
+               unsigned dst_db, const void *dst, size_t dst_len, int replace)
+{
+    int rc = check(st, src_db, src, src_len);
+    if (rc || (rc = check(st, dst_db, dst, dst_len)))
+        return rc;
+    if (src_db == dst_db && src_len == dst_len && memcmp(src, dst, src_len) == 0)
+        return MNEMO_EINVAL;
+    uint64_t hs = hash_bytes(src, src_len), hd = hash_bytes(dst, dst_len);
+    size_t is = store_shard_index(st, src_db, hs), id = store_shard_index(st, dst_db, hd);
+    if ((rc = lock2(st, is, id)))
+        return rc;
+    rc = transfer(st, src_db, src, src_len, hs, dst_db, dst, dst_len, hd, replace, 0);
+    unlock2(st, is, id);
+    return rc;
+}
+
+int mnemo_move(mnemo_store *st, unsigned db, const void *key, size_t klen, unsigned dst_db)
+{
+    int rc = check(st, db, key, klen);
+    if (rc || (rc = check(st, dst_db, key, klen)))
+        return rc;
+    if (db == dst_db)
+        return MNEMO_EINVAL;
+    uint64_t h = hash_bytes(key, klen);
+    size_t is = store_shard_index(st, db, h), id = store_shard_index(st, dst_db, h);
+    if ((rc = lock2(st, is, id)))
+        return rc;
+    rc = transfer(st, db, key, klen, h, dst_db, key, klen, h, 0, 1);
+    unlock2(st, is, id);
+    return rc;
+}
+
+/* Swaps everything but the lock between two shards. */
+static void shard_swap(shard *a, shard *b)
+{
+    size_t off = offsetof(shard, tab), n = sizeof(shard) - off;
+    unsigned char tmp[sizeof(shard)];
+    memcpy(tmp, (char *)a + off, n);
+    memcpy((char *)a + off, (char *)b + off, n);
+    memcpy((char *)b + off, tmp, n);
+}
+
+int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    if (db1 >= st->cfg.databases || db2 >= st->cfg.databases)
+        return MNEMO_EDB;
+    if (db1 == db2)
+        return MNEMO_OK;
+    unsigned lo = db1 < db2 ? db1 : db2, hi = db1 < db2 ? db2 : db1;
+    size_t n = st->nshards;
+    /* Every shard of the lower database, then of the higher: ascending global order. */
+    size_t locked = 0;
+    int rc = MNEMO_OK;
+    for (; locked < 2 * n; locked++) {
+        size_t idx = (locked < n ? lo : hi) * n + locked % n;
+        if ((rc = store_lock(st, idx)))
+            break;
+    }
+    if (rc == MNEMO_OK)
+        for (size_t i = 0; i < n; i++)
+            shard_swap(&st->shards[lo * n + i], &st->shards[hi * n + i]);
+    while (locked-- > 0)
+        store_unlock(st, (locked < n ? lo : hi) * n + locked % n);
+    return rc;
+}
+
+/* A small per-thread generator: random keys need no cryptographic quality. */
+static uint64_t rnd(void)
+{
+    static _Thread_local uint64_t s;
+    if (!s)
+        s = (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull;
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+}
+
+int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
+{
+    if (!st || !key)
+        return MNEMO_EINVAL;
+    if (db >= st->cfg.databases)
+        return MNEMO_EDB;
+    memset(key, 0, sizeof(*key));
+    size_t n = st->nshards, start = rnd() % n;
+    op o = {st, db, 0};
+    for (size_t k = 0; k < n; k++) {
+        size_t idx = (size_t)db * n + (start + k) % n;
+        shard *sh = &st->shards[idx];
+        int rc = store_lock(st, idx);
+        if (rc)
+            return rc;
+        int done = 0;
+        /* Random slots of the tables until a live entry turns up; bounded, since a table is
+         * at least 1/8 full when it has any key at all after rebuilds. */
+        for (int tries = 0; tries < 64 && shard_keys(sh) && !done; tries++) {
+            table *t = (sh->old.count && (rnd() & 1)) || !sh->tab.count ? &sh->old : &sh->tab;
+            uint32_t s = (uint32_t)(rnd() % t->cap);
+            for (uint32_t j = 0; j < t->cap && !done; j++, s = s + 1 == t->cap ? 0 : s + 1) {
+                if (t->ctrl[s] < 0x80)
+                    continue;
+                loc l;
+                l.t = t;
+                l.slot = s;
+                l.ref = t->refs[s];
+                entry_decode(arena_ptr(&sh->ar, l.ref), &l.e);
+                if (l.e.exp && entry_expire_at(&l.e) <= op_now(&o)) {
+                    shard_remove(sh, &o, &l, MNEMO_EVENT_EXPIRE);
+                    break; /* try another random slot */
+                }
+                key->data = malloc(l.e.klen + 1);
+                if (!key->data) {
+                    store_unlock(st, idx);
+                    return MNEMO_ENOMEM;
+                }
+                memcpy(key->data, l.e.key, l.e.klen);
+                ((char *)key->data)[l.e.klen] = 0;
+                key->len = l.e.klen;
+                key->version = entry_version(&l.e);
+                key->expire_at_ms = entry_expire_at(&l.e);
+                done = 1;
+            }
+        }
+        shard_maintain_after_write(sh);
+        store_unlock(st, idx);
+        if (done)
+            return MNEMO_OK;
+    }
+    return MNEMO_ENOTFOUND;
+}
+
+int mnemo_key_memory(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *bytes)
+{
+    int rc = check(st, db, key, klen);
+    if (rc)
+        return rc;
+    uint64_t h = hash_bytes(key, klen);
+    size_t idx = store_shard_index(st, db, h);
+    if ((rc = store_lock(st, idx)))
+        return rc;
+    op o = {st, db, 0};
+    loc l;
+    shard *sh = &st->shards[idx];
+    int found = shard_find(sh, &o, key, klen, h, &l);
+    if (found && bytes) {
+        /* The entry, its index slot at the table's load, and its expiry record if any. */
+        size_t slot = sh->tab.count ? (5 * (size_t)sh->tab.cap + sh->tab.count - 1) /
+                                          sh->tab.count
+                                    : 5;
+        *bytes = l.e.size + slot + (l.e.exp ? sizeof(exp_rec) : 0);
+    }
+    store_unlock(st, idx);
+    return found ? MNEMO_OK : MNEMO_ENOTFOUND;
+}

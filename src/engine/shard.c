@@ -1,0 +1,432 @@
+/* shard.c — see shard.h. Every function runs with sh->lock held. */
+#include "engine/shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/store_int.h"
+#include "util/clock.h"
+#include "util/hash.h"
+
+#define MIGRATE_PER_WRITE 32u  /* entries moved from old to tab per write */
+#define COMPACT_MIN_GARBAGE (32u * 1024)
+
+int64_t op_now(op *o)
+{
+    if (!o->now) {
+        const mnemo_config *c = &o->st->cfg;
+        o->now = c->clock ? c->clock(c->clock_ctx) : clock_realtime_ms();
+        if (o->now <= 0)
+            o->now = 1;
+    }
+    return o->now;
+}
+
+void shard_init(shard *sh)
+{
+    memset(sh, 0, sizeof(*sh));
+    pthread_mutex_init(&sh->lock, NULL);
+    arena_init(&sh->ar);
+}
+
+void shard_clear(shard *sh)
+{
+    table_free(&sh->tab);
+    table_free(&sh->old);
+    sh->mig_pos = 0;
+    arena_free_all(&sh->ar);
+    expheap_free(&sh->heap);
+    sh->ttl_keys = 0;
+}
+
+uint64_t shard_mem(const shard *sh)
+{
+    return table_mem(&sh->tab) + table_mem(&sh->old) + sh->ar.alloc_bytes +
+           expheap_mem(&sh->heap);
+}
+
+uint64_t shard_keys(const shard *sh)
+{
+    return (uint64_t)sh->tab.count + sh->old.count;
+}
+
+static inline void decode_ref(const shard *sh, uint32_t ref, entry *e)
+{
+    entry_decode(arena_ptr(&sh->ar, ref), e);
+}
+
+static inline uint64_t entry_hash(const entry *e)
+{
+    return hash_bytes(e->key, e->klen);
+}
+
+/* ---- resizing ------------------------------------------------------------------------------ */
+
+/* Moves up to `budget` entries from old into tab. */
+static void migrate(shard *sh, uint32_t budget)
+{
+    table *o = &sh->old;
+    while (o->count && budget && sh->mig_pos < o->cap) {
+        uint32_t s = sh->mig_pos;
+        if (o->ctrl[s] >= 0x80) {
+            entry e;
+            decode_ref(sh, o->refs[s], &e);
+            uint64_t h = entry_hash(&e);
+            table_put(&sh->tab, table_insert_slot(&sh->tab, h), h, o->refs[s]);
+            table_remove(o, s);
+            budget--;
+        }
+        sh->mig_pos++;
+    }
+    if (o->count == 0)
+        table_free(o);
+}
+
+int shard_prepare_insert(shard *sh)
+{
+    if (sh->old.cap)
+        migrate(sh, MIGRATE_PER_WRITE);
+    if (!sh->tab.cap)
+        return table_alloc(&sh->tab, TABLE_MIN_CAP) ? MNEMO_ENOMEM : MNEMO_OK;
+    if (sh->tab.count + sh->tab.tombs + 1 <= table_max_fill(&sh->tab))
+        return MNEMO_OK;
+    if (sh->old.cap)
+        migrate(sh, UINT32_MAX); /* the new table filled before the old one drained */
+    /* Size for a load of ~0.7, so the load stays between 0.7 and 0.875 (6-7 bytes of index
+     * per key) and each resize moves 1.25x; a table full of tombstones is rebuilt at about its
+     * own size. */
+    uint64_t live = sh->tab.count + 1;
+    uint64_t cap = live * 10 / 7 + TABLE_GROUP;
+    if (cap > UINT32_MAX - TABLE_GROUP)
+        return MNEMO_ENOMEM;
+    table fresh;
+    if (table_alloc(&fresh, (uint32_t)cap))
+        return MNEMO_ENOMEM;
+    sh->old = sh->tab;
+    sh->tab = fresh;
+    sh->mig_pos = 0;
+    migrate(sh, MIGRATE_PER_WRITE);
+    return MNEMO_OK;
+}
+
+/* ---- lookup -------------------------------------------------------------------------------- */
+
+static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h, loc *l)
+{
+    table_probe p;
+    table_probe_start(t, h, &p);
+    uint32_t s;
+    while ((s = table_probe_next(t, &p)) != UINT32_MAX) {
+        uint32_t ref = t->refs[s];
+        const uint8_t *b = arena_ptr(&sh->ar, ref);
+        /* Cheap reject on the length byte before decoding the whole header. */
+        if (klen < 0x80 && b[1] != klen)
+            continue;
+        decode_ref(sh, ref, &l->e);
+        if (l->e.klen == klen && memcmp(l->e.key, key, klen) == 0) {
+            l->t = t;
+            l->slot = s;
+            l->ref = ref;
+            return 1;
+        }
+    }
+    if (t == &sh->tab)
+        l->insert = p.insert;
+    return 0;
+}
+
+int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l)
+{
+    l->t = NULL;
+    l->insert = UINT32_MAX;
+    if (!(sh->old.count && find_in(sh, &sh->old, key, klen, h, l)) &&
+        !(sh->tab.cap && find_in(sh, &sh->tab, key, klen, h, l)))
+        return 0;
+    if ((l->e.flags & ENT_TTL) && entry_expire_at(&l->e) <= op_now(o)) {
+        shard_remove(sh, o, l, MNEMO_EVENT_EXPIRE);
+        /* The tables did not change shape: a fresh probe gives the insert slot. */
+        return shard_find(sh, o, key, klen, h, l);
+    }
+    return 1;
+}
+
+/* ---- writes -------------------------------------------------------------------------------- */
+
+static void vsrc_copy(uint8_t *dst, const vsrc *v)
+{
+    if (v->n1)
+        memmove(dst, v->p1, v->n1);
+    dst += v->n1;
+    memset(dst, 0, v->zeros);
+    dst += v->zeros;
+    if (v->n2)
+        memmove(dst, v->p2, v->n2);
+    dst += v->n2;
+    if (v->n3)
+        memmove(dst, v->p3, v->n3);
+}
+
+int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t h,
+                const vsrc *v, int64_t expire_at, uint64_t *version)
+{
+    size_t vlen = vsrc_len(v);
+    uint32_t size = (uint32_t)entry_size((uint32_t)klen, (uint32_t)vlen, expire_at > 0);
+    int had_ttl = l->t && (l->e.flags & ENT_TTL);
+    int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
+    uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
+    entry e;
+
+    if (l->t && l->e.size == size && !v->aliases_old) {
+        /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
+        uint8_t *p = l->e.base;
+        entry_init(p, l->e.flags & ~ENT_DEAD, key, (uint32_t)klen, (uint32_t)vlen, ver,
+                   expire_at, &e);
+        vsrc_copy(e.val, v);
+    } else {
+        uint32_t ref;
+        uint8_t *p = arena_alloc(&sh->ar, size, &ref, ARENA_NONE);
+        if (!p)
+            return MNEMO_ENOMEM;
+        entry_init(p, ENT_TYPE_STRING, key, (uint32_t)klen, (uint32_t)vlen, ver, expire_at, &e);
+        vsrc_copy(e.val, v);
+        if (l->t) {
+            l->t->refs[l->slot] = ref;
+            arena_release(&sh->ar, l->ref, l->e.size);
+        } else {
+            table_put(&sh->tab, l->insert, h, ref);
+        }
+    }
+    if (had_ttl)
+        sh->ttl_keys--;
+    if (expire_at > 0) {
+        sh->ttl_keys++;
+        /* A failed push only delays active expiry of this key to the next heap rebuild. */
+        if (expire_at != old_at)
+            (void)expheap_push(&sh->heap, expire_at, h);
+    }
+    sh->sets++;
+    store_event(o->st, MNEMO_EVENT_SET, o->db, key, klen, ver);
+    if (version)
+        *version = ver;
+    l->t = NULL;
+    return MNEMO_OK;
+}
+
+void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
+{
+    store_event(o->st, ev, o->db, l->e.key, l->e.klen, entry_version(&l->e));
+    if (l->e.flags & ENT_TTL)
+        sh->ttl_keys--;
+    table_remove(l->t, l->slot);
+    arena_release(&sh->ar, l->ref, l->e.size);
+    if (ev == MNEMO_EVENT_EXPIRE)
+        sh->expired++;
+    else if (ev == MNEMO_EVENT_EVICT)
+        sh->evicted++;
+    else
+        sh->deletes++;
+    l->t = NULL;
+}
+
+int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
+{
+    entry *old = &l->e;
+    if (at > 0 && old->exp) {
+        entry_store64(old->exp, (uint64_t)at);
+        (void)expheap_push(&sh->heap, at, h);
+        return MNEMO_OK;
+    }
+    if (at <= 0 && !old->exp)
+        return MNEMO_OK;
+    /* Adding or dropping the 8-byte field changes the entry's size: rewrite it. */
+    uint32_t size = (uint32_t)entry_size(old->klen, old->vlen, at > 0);
+    uint32_t ref;
+    uint8_t *p = arena_alloc(&sh->ar, size, &ref, ARENA_NONE);
+    if (!p)
+        return MNEMO_ENOMEM;
+    entry e;
+    entry_init(p, old->flags & ~ENT_DEAD, old->key, old->klen, old->vlen, entry_version(old),
+               at, &e);
+    memcpy(e.val, old->val, old->vlen);
+    l->t->refs[l->slot] = ref;
+    arena_release(&sh->ar, l->ref, old->size);
+    if (at > 0) {
+        sh->ttl_keys++;
+        (void)expheap_push(&sh->heap, at, h);
+    } else {
+        sh->ttl_keys--;
+    }
+    l->t = NULL;
+    return MNEMO_OK;
+}
+
+/* ---- compaction ---------------------------------------------------------------------------- */
+
+/* The slot holding `ref` for hash h, in either table. */
+static int slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *slot)
+{
+    table *ts[2] = {&sh->old, &sh->tab};
+    for (int i = 0; i < 2; i++) {
+        if (!ts[i]->count)
+            continue;
+        table_probe p;
+        table_probe_start(ts[i], h, &p);
+        uint32_t s;
+        while ((s = table_probe_next(ts[i], &p)) != UINT32_MAX) {
+            if (ts[i]->refs[s] == ref) {
+                *t = ts[i];
+                *slot = s;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Copies the live entries of segment `victim` to the head and frees it. */
+static void compact(shard *sh, uint32_t victim)
+{
+    arena *a = &sh->ar;
+    uint32_t off = 0;
+    while (a->segs[victim].base && off < a->segs[victim].used) {
+        entry e;
+        uint32_t ref = victim << 16 | off;
+        decode_ref(sh, ref, &e);
+        off += e.size;
+        if (e.flags & ENT_DEAD)
+            continue;
+        table *t;
+        uint32_t slot, nref;
+        if (!slot_of_ref(sh, entry_hash(&e), ref, &t, &slot))
+            abort(); /* a live entry the index does not know: memory is corrupt */
+        uint8_t *p = arena_alloc(a, e.size, &nref, victim);
+        if (!p)
+            return; /* out of memory: try again another time */
+        memcpy(p, e.base, e.size);
+        t->refs[slot] = nref;
+        arena_release(a, ref, e.size); /* frees the victim after its last live entry */
+    }
+}
+
+void shard_maintain_after_write(shard *sh)
+{
+    uint64_t g = arena_garbage(&sh->ar);
+    if (g < COMPACT_MIN_GARBAGE || g * 4 < sh->ar.small_cap)
+        return;
+    uint32_t victim = arena_pick_victim(&sh->ar);
+    if (victim != ARENA_NONE)
+        compact(sh, victim);
+}
+
+/* ---- active expiry ------------------------------------------------------------------------- */
+
+static void heap_rebuild(shard *sh)
+{
+    expheap_free(&sh->heap);
+    table *ts[2] = {&sh->old, &sh->tab};
+    for (int i = 0; i < 2; i++) {
+        for (uint32_t s = 0; s < ts[i]->cap; s++) {
+            if (ts[i]->ctrl[s] < 0x80)
+                continue;
+            entry e;
+            decode_ref(sh, ts[i]->refs[s], &e);
+            if (e.exp)
+                (void)expheap_push(&sh->heap, entry_expire_at(&e), entry_hash(&e));
+        }
+    }
+}
+
+/* Expires every entry with hash h that is past its deadline. */
+static unsigned expire_hash(shard *sh, op *o, uint64_t h)
+{
+    unsigned n = 0;
+    table *ts[2] = {&sh->old, &sh->tab};
+    for (int i = 0; i < 2; i++) {
+        if (!ts[i]->count)
+            continue;
+        table_probe p;
+        table_probe_start(ts[i], h, &p);
+        uint32_t s;
+        while ((s = table_probe_next(ts[i], &p)) != UINT32_MAX) {
+            loc l;
+            l.ref = ts[i]->refs[s];
+            decode_ref(sh, l.ref, &l.e);
+            if (!l.e.exp || entry_expire_at(&l.e) > op_now(o) || entry_hash(&l.e) != h)
+                continue;
+            l.t = ts[i];
+            l.slot = s;
+            shard_remove(sh, o, &l, MNEMO_EVENT_EXPIRE);
+            n++;
+        }
+    }
+    return n;
+}
+
+unsigned shard_expire_due(shard *sh, op *o, unsigned budget, int *more)
+{
+    unsigned n = 0;
+    if (sh->old.cap)
+        migrate(sh, 4 * MIGRATE_PER_WRITE);
+    if (sh->heap.n > 2 * sh->ttl_keys + 64)
+        heap_rebuild(sh);
+    while (sh->heap.n && budget) {
+        const exp_rec *r = expheap_top(&sh->heap);
+        if (r->at > op_now(o))
+            break;
+        uint64_t h = r->hash;
+        expheap_pop(&sh->heap);
+        n += expire_hash(sh, o, h);
+        budget--;
+    }
+    *more = sh->heap.n && expheap_top(&sh->heap)->at <= op_now(o);
+    if (n)
+        shard_maintain_after_write(sh);
+    return n;
+}
+
+/* ---- scanning ------------------------------------------------------------------------------ */
+
+static uint64_t scan_table(shard *sh, op *o, table *t, uint64_t lo, uint64_t hi,
+                           shard_visit_fn visit, void *ctx)
+{
+    if (!t->count)
+        return 0;
+    uint32_t cap = t->cap;
+    uint64_t pa = table_home(cap, lo << 32), pb = table_home(cap, (hi - 1) << 32);
+    uint64_t examined = 0;
+    /* Unwrapped positions: slot = pos mod cap. Stop at the first empty slot past pb. */
+    for (uint64_t pos = pa; pos < pa + cap; pos++) {
+        uint32_t s = (uint32_t)(pos % cap);
+        uint8_t c = t->ctrl[s];
+        if (c == TABLE_EMPTY) {
+            if (pos > pb)
+                break;
+            continue;
+        }
+        if (c == TABLE_TOMB)
+            continue;
+        loc l;
+        l.ref = t->refs[s];
+        decode_ref(sh, l.ref, &l.e);
+        uint64_t top = entry_hash(&l.e) >> 32;
+        if (top < lo || top >= hi)
+            continue;
+        examined++;
+        l.t = t;
+        l.slot = s;
+        if (l.e.exp && entry_expire_at(&l.e) <= op_now(o)) {
+            shard_remove(sh, o, &l, MNEMO_EVENT_EXPIRE);
+            continue;
+        }
+        if (visit(ctx, &l.e))
+            shard_remove(sh, o, &l, MNEMO_EVENT_DEL);
+    }
+    return examined;
+}
+
+uint64_t shard_scan_range(shard *sh, op *o, uint64_t lo, uint64_t hi, shard_visit_fn visit,
+                          void *ctx)
+{
+    uint64_t n = scan_table(sh, o, &sh->old, lo, hi, visit, ctx);
+    return n + scan_table(sh, o, &sh->tab, lo, hi, visit, ctx);
+}

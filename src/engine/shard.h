@@ -1,0 +1,118 @@
+/*
+ * shard.h — one shard of one database: its lock, index, arena, expiry heap and counters, and the
+ * operations on them. Every function here expects the caller to hold sh->lock (hence the
+ * "do-it-locked" contract of the whole module); store.c takes the locks.
+ *
+ * A shard's index may be two tables at once: while it grows, `old` is migrated into `tab` a few
+ * entries per write (and by the background cycle), so no single insert pays for a whole rehash.
+ * Lookups check both; inserts go to `tab` only.
+ *
+ * Write protocol (store.c):   shard_prepare_insert()   (may switch tables: before any lookup)
+ *                             shard_find()             (fills a loc: where the key is, or goes)
+ *                             shard_store() / shard_remove() / shard_set_expire()
+ *                             shard_maintain_after_write()  (compaction; invalidates locs)
+ */
+#ifndef MNEMO_ENGINE_SHARD_H
+#define MNEMO_ENGINE_SHARD_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "engine/arena.h"
+#include "engine/entry.h"
+#include "engine/expheap.h"
+#include "engine/table.h"
+#include "mnemo.h"
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    /* Everything below is protected by lock. */
+    int closed;          /* set by mnemo_store_close(); every operation checks it first */
+    table tab;           /* current index; inserts go here */
+    table old;           /* index being migrated into tab; old.cap == 0 when none */
+    uint32_t mig_pos;    /* next slot of old to migrate */
+    arena ar;            /* entries */
+    expheap heap;        /* deadlines of entries with a TTL (may hold stale records) */
+    uint64_t ttl_keys;   /* live entries with ENT_TTL */
+    uint64_t gets, hits, misses, sets, deletes, expired, evicted;
+} __attribute__((aligned(64))) shard;
+
+/* Per-operation context: the store (for clock, versions, hooks), the database, and the time,
+ * read from the clock at most once per operation. */
+typedef struct op {
+    struct mnemo_store *st;
+    unsigned db;
+    int64_t now; /* 0 until op_now() */
+} op;
+
+int64_t op_now(op *o);
+
+/* Where a key is (t != NULL) or, after a miss, where it would be inserted into sh->tab. */
+typedef struct loc {
+    table *t;
+    uint32_t slot;
+    uint32_t ref;
+    entry e;
+    uint32_t insert; /* slot in sh->tab, valid after a miss if shard_prepare_insert() ran */
+} loc;
+
+/* A value assembled from up to three pieces and a run of zeros: p1 + zeros + p2 + p3.
+ * `aliases_old` says some piece points into the entry being replaced (no in-place update). */
+typedef struct vsrc {
+    const void *p1;
+    size_t n1;
+    size_t zeros;
+    const void *p2;
+    size_t n2;
+    const void *p3;
+    size_t n3;
+    int aliases_old;
+} vsrc;
+
+static inline size_t vsrc_len(const vsrc *v)
+{
+    return v->n1 + v->zeros + v->n2 + v->n3;
+}
+
+void shard_init(shard *sh);
+/* Frees every entry and index; the shard stays usable (empty). */
+void shard_clear(shard *sh);
+uint64_t shard_mem(const shard *sh);
+uint64_t shard_keys(const shard *sh);
+
+/* Makes room for one insert into sh->tab (starting or finishing a resize, one migration step).
+ * Returns MNEMO_OK or MNEMO_ENOMEM. */
+int shard_prepare_insert(shard *sh);
+
+/* Looks the key up (hash h). Expired entries are removed on the way (an expire event) and count
+ * as missing. Returns 1 and fills *l if found, else 0 (l->insert set). */
+int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l);
+
+/* Writes a new value for the key at *l (found or not) with a fresh version and the given
+ * absolute expiration (0 = none); fires the set event; *version (may be NULL) receives the new
+ * version. Returns MNEMO_OK or MNEMO_ENOMEM (nothing changed). *l is stale afterwards. */
+int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t h,
+                const vsrc *v, int64_t expire_at, uint64_t *version);
+
+/* Removes the found entry at *l, firing `ev` and counting it as a delete, expiry or eviction. */
+void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev);
+
+/* Sets (at > 0) or removes (at == 0) the found entry's expiration; the version is unchanged.
+ * Returns MNEMO_OK or MNEMO_ENOMEM. *l is stale afterwards. */
+int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at);
+
+/* Housekeeping after writes: compacts one arena segment if garbage is high. */
+void shard_maintain_after_write(shard *sh);
+
+/* Active expiry: expires due entries, at most `budget` heap records; returns entries expired.
+ * Sets *more when due records remain. Also advances a pending migration. */
+unsigned shard_expire_due(shard *sh, op *o, unsigned budget, int *more);
+
+/* Visits the live entries whose hash's top 32 bits lie in [lo, hi) (hi <= 2^32), in both tables.
+ * visit() returns 1 if it wants the entry removed (the shard removes it, a delete event).
+ * Returns the number of entries examined. Expired entries are removed, not visited. */
+typedef int (*shard_visit_fn)(void *ctx, const entry *e);
+uint64_t shard_scan_range(shard *sh, op *o, uint64_t lo, uint64_t hi, shard_visit_fn visit,
+                          void *ctx);
+
+#endif

@@ -1,0 +1,972 @@
+/*
+ * store.c — the public API's lifecycle and single-key operations.
+ *
+ * Each operation hashes the key, locks its shard, checks that the shard is open, works through
+ * the shard's locked functions (shard.h) and unlocks. Nothing store-wide is touched on the way
+ * except the HLC word on writes. Batches and scans are in batch.c.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/store_int.h"
+#include "util/clock.h"
+#include "util/hash.h"
+#include "util/num.h"
+
+#define STORE_MAX_ITEM_BYTES ((size_t)1 << 31) /* key + value must fit 32-bit entry sizes */
+
+const char *mnemo_strerror(int status)
+{
+    switch (status) {
+#define MNEMO_X_(name, code, text) \
+    case code:                     \
+        return text;
+        MNEMO_STATUS_MAP(MNEMO_X_)
+#undef MNEMO_X_
+    }
+    return "unknown status";
+}
+
+void mnemo_config_init(mnemo_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->databases = 16;
+    cfg->shards = 256;
+    cfg->max_key_size = 512u << 20;
+    cfg->max_value_size = 512u << 20;
+    cfg->background_thread = 1;
+    cfg->hz = 10;
+}
+
+void mnemo_value_release(mnemo_value *v)
+{
+    if (!v)
+        return;
+    free(v->data);
+    memset(v, 0, sizeof(*v));
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static void *background_main(void *arg);
+
+int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
+{
+    mnemo_config cfg;
+    if (!out)
+        return MNEMO_EINVAL;
+    if (cfg_in)
+        cfg = *cfg_in;
+    else
+        mnemo_config_init(&cfg);
+    if (cfg.databases < 1 || cfg.databases > 1024 || cfg.shards < 1 || cfg.shards > 65536 ||
+        cfg.max_key_size < 1 || cfg.max_value_size < 1 ||
+        cfg.max_key_size + cfg.max_value_size > STORE_MAX_ITEM_BYTES || cfg.default_ttl_ms < 0 ||
+        cfg.min_ttl_ms < 0 || cfg.max_ttl_ms < 0 ||
+        (cfg.max_ttl_ms && cfg.min_ttl_ms > cfg.max_ttl_ms) || cfg.hz < 1 || cfg.hz > 500)
+        return MNEMO_EINVAL;
+    if (cfg.default_ttl_ms && ((cfg.min_ttl_ms && cfg.default_ttl_ms < cfg.min_ttl_ms) ||
+                               (cfg.max_ttl_ms && cfg.default_ttl_ms > cfg.max_ttl_ms)))
+        return MNEMO_EINVAL;
+
+    mnemo_store *st = calloc(1, sizeof(*st));
+    if (!st)
+        return MNEMO_ENOMEM;
+    st->cfg = cfg;
+    st->nshards = 1;
+    while (st->nshards < cfg.shards)
+        st->nshards <<= 1;
+    st->shard_mask = st->nshards - 1;
+    size_t n = (size_t)cfg.databases * st->nshards;
+    st->shards = aligned_alloc(64, n * sizeof(shard));
+    if (!st->shards) {
+        free(st);
+        return MNEMO_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        shard_init(&st->shards[i]);
+    atomic_init(&st->hlc, 0);
+    atomic_init(&st->closed, 0);
+    atomic_init(&st->maint_next, 0);
+
+    pthread_mutex_init(&st->bg_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->bg_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (cfg.background_thread) {
+        if (pthread_create(&st->bg, NULL, background_main, st) != 0) {
+            st->bg_started = 0;
+            mnemo_store_free(st);
+            return MNEMO_ENOMEM;
+        }
+        st->bg_started = 1;
+    }
+    *out = st;
+    return MNEMO_OK;
+}
+
+int mnemo_store_close(mnemo_store *st)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    if (atomic_exchange(&st->closed, 1))
+        return MNEMO_ECLOSED;
+    if (st->bg_started) {
+        pthread_mutex_lock(&st->bg_lock);
+        st->bg_stop = 1;
+        pthread_cond_signal(&st->bg_cond);
+        pthread_mutex_unlock(&st->bg_lock);
+        pthread_join(st->bg, NULL);
+        st->bg_started = 0;
+    }
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    for (size_t i = 0; i < n; i++) {
+        shard *sh = &st->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        shard_clear(sh);
+        sh->closed = 1;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return MNEMO_OK;
+}
+
+void mnemo_store_free(mnemo_store *st)
+{
+    if (!st)
+        return;
+    mnemo_store_close(st);
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    for (size_t i = 0; i < n; i++)
+        pthread_mutex_destroy(&st->shards[i].lock);
+    pthread_mutex_destroy(&st->bg_lock);
+    pthread_cond_destroy(&st->bg_cond);
+    free(st->shards);
+    free(st);
+}
+
+/* One maintenance slice over every shard, starting where the last one stopped. Each shard's
+ * lock is held for at most `per_shard` expirations. Sets *more if work was left over. */
+static int64_t maintain(mnemo_store *st, unsigned budget, unsigned per_shard, int *more)
+{
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    uint32_t start = atomic_load_explicit(&st->maint_next, memory_order_relaxed) % n;
+    int64_t expired = 0;
+    *more = 0;
+    for (size_t k = 0; k < n && budget; k++) {
+        size_t i = (start + k) % n;
+        shard *sh = &st->shards[i];
+        op o = {st, (unsigned)(i / st->nshards), 0};
+        int m = 0;
+        int rc = store_lock(st, i);
+        if (rc == MNEMO_ETXN)
+            continue;
+        if (rc)
+            return rc;
+        unsigned b = budget < per_shard ? budget : per_shard;
+        unsigned e = shard_expire_due(sh, &o, b, &m);
+        store_unlock(st, i);
+        expired += e;
+        budget -= e < budget ? e : budget;
+        if (m) {
+            *more = 1;
+            atomic_store_explicit(&st->maint_next, (uint32_t)i, memory_order_relaxed);
+        }
+    }
+    if (!*more)
+        atomic_store_explicit(&st->maint_next, (uint32_t)((start + 1) % n),
+                              memory_order_relaxed);
+    return expired;
+}
+
+int64_t mnemo_store_maintain(mnemo_store *st, unsigned budget)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    if (atomic_load(&st->closed))
+        return MNEMO_ECLOSED;
+    int more;
+    return maintain(st, budget, budget < 64 ? budget : 64, &more);
+}
+
+static void *background_main(void *arg)
+{
+    mnemo_store *st = arg;
+    uint64_t period_ns = 1000000000ull / st->cfg.hz;
+    pthread_mutex_lock(&st->bg_lock);
+    while (!st->bg_stop) {
+        pthread_mutex_unlock(&st->bg_lock);
+        /* Slices of at most 64 expirations per shard lock; a backlog is worked off in further
+         * slices right away, so keys go within about a second of their deadline. */
+        int more = 1;
+        for (int rounds = 0; more && rounds < 100; rounds++) {
+            if (maintain(st, 100000, 64, &more) < 0)
+                more = 0;
+        }
+        pthread_mutex_lock(&st->bg_lock);
+        if (st->bg_stop)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + period_ns;
+        ts.tv_sec += (time_t)(ns / 1000000000ull);
+        ts.tv_nsec = (long)(ns % 1000000000ull);
+        pthread_cond_timedwait(&st->bg_cond, &st->bg_lock, &ts);
+    }
+    pthread_mutex_unlock(&st->bg_lock);
+    return NULL;
+}
+
+uint64_t mnemo_store_next_version(mnemo_store *st)
+{
+    op o = {st, 0, 0};
+    return hlc_next(&st->hlc, op_now(&o));
+}
+
+unsigned mnemo_databases(const mnemo_store *st)
+{
+    return st ? st->cfg.databases : 0;
+}
+
+/* ---- helpers for single-key operations ----------------------------------------------------- */
+
+static int check_key(mnemo_store *st, unsigned db, const void *key, size_t klen)
+{
+    if (!st || (!key && klen))
+        return MNEMO_EINVAL;
+    if (db >= st->cfg.databases)
+        return MNEMO_EDB;
+    if (klen > st->cfg.max_key_size)
+        return MNEMO_ETOOBIG;
+    return MNEMO_OK;
+}
+
+/* Locks the key's shard into *out. Returns MNEMO_OK, MNEMO_ECLOSED or MNEMO_ETXN. */
+static int lock_shard(mnemo_store *st, unsigned db, uint64_t h, shard **out)
+{
+    *out = store_shard(st, db, h);
+    return store_lock(st, store_shard_index(st, db, h));
+}
+
+static void unlock_shard(mnemo_store *st, shard *sh)
+{
+    store_unlock(st, (size_t)(sh - st->shards));
+}
+
+static void unlock_after_write(mnemo_store *st, shard *sh)
+{
+    shard_maintain_after_write(sh);
+    unlock_shard(st, sh);
+}
+
+static int copy_value(const entry *e, const void *p, size_t len, mnemo_value *out)
+{
+    out->data = malloc(len + 1);
+    if (!out->data)
+        return MNEMO_ENOMEM;
+    if (len)
+        memcpy(out->data, p, len);
+    ((char *)out->data)[len] = 0;
+    out->len = len;
+    out->version = entry_version(e);
+    out->expire_at_ms = entry_expire_at(e);
+    return MNEMO_OK;
+}
+
+static void count_read(shard *sh, int found)
+{
+    sh->gets++;
+    if (found)
+        sh->hits++;
+    else
+        sh->misses++;
+}
+
+/* Checks a relative TTL against the configured bounds. */
+static int ttl_ok(const mnemo_store *st, int64_t ttl)
+{
+    if (ttl <= 0)
+        return 1; /* already past: the key goes, bounds do not apply */
+    if (st->cfg.min_ttl_ms && ttl < st->cfg.min_ttl_ms)
+        return 0;
+    if (st->cfg.max_ttl_ms && ttl > st->cfg.max_ttl_ms)
+        return 0;
+    return 1;
+}
+
+/* Absolute deadline now + ttl, or 0 on overflow. */
+static int64_t deadline(int64_t now, int64_t ttl)
+{
+    return ttl > INT64_MAX - now ? 0 : now + ttl;
+}
+
+/* The deadline for a key created by a write that names no TTL. */
+static int64_t default_deadline(mnemo_store *st, op *o)
+{
+    return st->cfg.default_ttl_ms ? deadline(op_now(o), st->cfg.default_ttl_ms) : 0;
+}
+
+/* Resolves the expiration a set asks for: *at = absolute deadline, 0 = none, -1 = keep. */
+int store_set_expiry(mnemo_store *st, op *o, const mnemo_set_opts *opts, int64_t *at)
+{
+    unsigned f = opts ? opts->flags : 0;
+    if (f & MNEMO_SET_KEEPTTL) {
+        if ((f & MNEMO_SET_EXPIRE_AT) || (opts->ttl_ms != 0))
+            return MNEMO_EINVAL;
+        *at = -1;
+        return MNEMO_OK;
+    }
+    if (f & MNEMO_SET_EXPIRE_AT) {
+        if (opts->expire_at_ms <= 0 || !ttl_ok(st, opts->expire_at_ms - op_now(o)))
+            return MNEMO_ETTL;
+        *at = opts->expire_at_ms;
+        return MNEMO_OK;
+    }
+    int64_t ttl = opts ? opts->ttl_ms : 0;
+    if (ttl < 0)
+        return MNEMO_ETTL;
+    if (ttl == 0) {
+        *at = (f & MNEMO_SET_NO_TTL) ? 0 : default_deadline(st, o);
+        return MNEMO_OK;
+    }
+    if (!ttl_ok(st, ttl) || !(*at = deadline(op_now(o), ttl)))
+        return MNEMO_ETTL;
+    return MNEMO_OK;
+}
+
+/* ---- single-key operations ----------------------------------------------------------------- */
+
+int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const void *value,
+              size_t vlen, const mnemo_set_opts *opts, mnemo_value *old, uint64_t *version_out)
+{
+    int rc = check_key(st, db, key, klen);
+    if (rc)
+        return rc;
+    if (!value && vlen)
+        return MNEMO_EINVAL;
+    if (vlen > st->cfg.max_value_size)
+        return MNEMO_ETOOBIG;
+    unsigned f = opts ? opts->flags : 0;
+    if ((f & MNEMO_SET_NX) && (f & (MNEMO_SET_XX | MNEMO_SET_IF_VERSION)))
+        return MNEMO_EINVAL;
+    if (old)
+        memset(old, 0, sizeof(*old));
+
+    uint64_t h = hash_bytes(key, klen);
+    op o = {st, db, 0};
+    int64_t at;
+    if ((rc = store_set_expiry(st, &o, opts, &at)))
+        return rc;
+    shard *sh;
+    if ((rc = lock_shard(st, db, h, &sh)))
+        return rc;
+    if ((rc = shard_prepare_insert(sh))) {
+        unlock_shard(st, sh);
+        return rc;
+    }
+    loc l;
+    int found = shard_find(sh, &o, key, klen, h, &l);
+    if (old && (f & MNEMO_SET_GET) && found && (rc = copy_value(&l.e, l.e.val, l.e.vlen, old)))
+        goto out;
+    if ((f & MNEMO_SET_NX) && found)
+        rc = MNEMO_EEXISTS;
+    else if ((f & (MNEMO_SET_XX | MNEMO_SET_IF_VERSION)) && !found)
+        rc = MNEMO_ENOTFOUND;
+    else if ((f & MNEMO_SET_IF_VERSION) && entry_version(&l.e) != opts->version)
+        rc = MNEMO_EVERSION;
+    if (rc)
+        goto out;
+    if (at < 0)
+        at = found ? entry_expire_at(&l.e) : 0;
+    if (at > 0 && at <= op_now(&o)) {
+        /* A deadline already past: as Redis, the set succeeds and leaves no key. */
+        if (found)
+            shard_remove(sh, &o, &l, MNEMO_EVENT_DEL);
+        if (version_out)
+            *version_out = hlc_next(&st->hlc, op_now(&o));
+        goto out;
+    }
+    vsrc v = {.p1 = value, .n1 = vlen};
+    rc = shard_store(sh, &o, &l, key, klen, h, &v, at, version_out);
+out:
+    unlock_after_write(st, sh);
+    return rc;
+}
+
+int mnemo_get_with(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_read_fn fn,
+                   void *ctx)
+{
+    int rc = check_key(st, db, key, klen);
+    if (rc)
+        return rc;
+    uint64_t h = hash_bytes(key, klen);
+    op o = {st, db, 0};
+    shard *sh;
+    if ((rc = lock_shard(st, db, h, &sh)))
+        return rc;
+    loc l;
+    int found = shard_find(sh, &o, key, klen, h, &l);
+    count_read(sh, found);
+    if (found && fn) {
+        mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
+                         entry_expire_at(&l.e)};
+        fn(ctx, &it);
+    }
+    unlock_shard(st, sh);
+    return found ? MNEMO_OK : MNEMO_ENOTFOUND;
+}
+
+static void copy_item(void *ctx, const mnemo_item *it)
+{
+    mnemo_value *out = ctx;
+    out->data = malloc(it->value_len + 1);
+    if (!out->data)
+        return;
+    memcpy(out->data, it->value, it->value_len);
+    ((char *)out->data)[it->value_len] = 0;
+    out->len = it->value_len;
+    out->version = it->version;
+    out->expire_at_ms = it->expire_at_ms;
+}
+
+int mnemo_get(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_value *out)
+{
+    mnemo_value v = {0};
+    int rc = mnemo_get_with(st, db, key, klen, copy_item, &v);
+    if (rc == MNEMO_OK && !v.data)
+        return MNEMO_ENOMEM;
+    if (rc == MNEMO_OK && out)
+        *out = v;
+    else
+        free(v.data);
+    return rc;
+}
+
+int mnemo_exists(mnemo_store *st, unsigned db, const void *key, size_t klen)
+{
+    return mnemo_get_with(st, db, key, klen, NULL, NULL);
+}
+
+/* The common shape of operations that find a key and then change or remove it: fn runs under
+ * the lock with the lookup's result. */
+typedef int (*keyop_fn)(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg);
+
+static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int inserts,
+                 keyop_fn fn, void *arg)
+{
+    int rc = check_key(st, db, key, klen);
+    if (rc)
+        return rc;
+    uint64_t h = hash_bytes(key, klen);
+    op o = {st, db, 0};
+    shard *sh;
+    if ((rc = lock_shard(st, db, h, &sh)))
+        return rc;
+    if (inserts && (rc = shard_prepare_insert(sh))) {
+        unlock_shard(st, sh);
+        return rc;
+    }
+    loc l;
+    int found = shard_find(sh, &o, key, klen, h, &l);
+    rc = fn(sh, &o, &l, found, h, arg);
+    unlock_after_write(st, sh);
+    return rc;
+}
+
+struct del_arg {
+    int check_version;
+    uint64_t version;
+    mnemo_value *out;
+};
+
+static int del_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct del_arg *a = arg;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (a->check_version && entry_version(&l->e) != a->version)
+        return MNEMO_EVERSION;
+    if (a->out) {
+        int rc = copy_value(&l->e, l->e.val, l->e.vlen, a->out);
+        if (rc)
+            return rc;
+    }
+    shard_remove(sh, o, l, MNEMO_EVENT_DEL);
+    return MNEMO_OK;
+}
+
+int mnemo_del(mnemo_store *st, unsigned db, const void *key, size_t klen)
+{
+    struct del_arg a = {0, 0, NULL};
+    return keyop(st, db, key, klen, 0, del_fn, &a);
+}
+
+int mnemo_del_if_version(mnemo_store *st, unsigned db, const void *key, size_t klen,
+                         uint64_t version)
+{
+    struct del_arg a = {1, version, NULL};
+    return keyop(st, db, key, klen, 0, del_fn, &a);
+}
+
+int mnemo_getdel(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_value *out)
+{
+    mnemo_value tmp = {0};
+    struct del_arg a = {0, 0, &tmp};
+    int rc = keyop(st, db, key, klen, 0, del_fn, &a);
+    if (rc == MNEMO_OK && out)
+        *out = tmp;
+    else
+        free(tmp.data);
+    return rc;
+}
+
+/* ---- expiration ---------------------------------------------------------------------------- */
+
+struct exp_arg {
+    int64_t when;
+    unsigned flags;
+    int64_t *result;
+    mnemo_value *out;
+};
+
+static int expire_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct exp_arg *a = arg;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    int64_t cur = entry_expire_at(&l->e);
+    int64_t at = (a->flags & MNEMO_EXPIRE_AT) ? a->when : deadline(op_now(o), a->when);
+    if (!(a->flags & MNEMO_EXPIRE_AT) && a->when > 0 && !at)
+        return MNEMO_ETTL;
+    unsigned f = a->flags;
+    if (((f & MNEMO_EXPIRE_NX) && cur) || ((f & MNEMO_EXPIRE_XX) && !cur) ||
+        ((f & MNEMO_EXPIRE_GT) && (!cur || at <= cur)) ||
+        ((f & MNEMO_EXPIRE_LT) && cur && at >= cur))
+        return MNEMO_ECOND;
+    if (at <= op_now(o)) {
+        shard_remove(sh, o, l, MNEMO_EVENT_DEL);
+        return MNEMO_OK;
+    }
+    if (!ttl_ok(o->st, at - op_now(o)))
+        return MNEMO_ETTL;
+    return shard_set_expire(sh, o, l, h, at);
+}
+
+int mnemo_expire(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t when,
+                 unsigned flags)
+{
+    if ((flags & MNEMO_EXPIRE_NX) && (flags & (MNEMO_EXPIRE_XX | MNEMO_EXPIRE_GT | MNEMO_EXPIRE_LT)))
+        return MNEMO_EINVAL;
+    if ((flags & MNEMO_EXPIRE_GT) && (flags & MNEMO_EXPIRE_LT))
+        return MNEMO_EINVAL;
+    if (flags & MNEMO_EXPIRE_PERSIST)
+        return MNEMO_EINVAL;
+    struct exp_arg a = {when, flags, NULL, NULL};
+    return keyop(st, db, key, klen, 0, expire_fn, &a);
+}
+
+static int persist_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (!l->e.exp)
+        return MNEMO_ECOND;
+    return shard_set_expire(sh, o, l, h, 0);
+}
+
+int mnemo_persist(mnemo_store *st, unsigned db, const void *key, size_t klen)
+{
+    return keyop(st, db, key, klen, 0, persist_fn, NULL);
+}
+
+static int ttl_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct exp_arg *a = arg;
+    count_read(sh, found);
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    int64_t at = entry_expire_at(&l->e);
+    if (!at)
+        *a->result = -1;
+    else if (a->flags)
+        *a->result = at;
+    else
+        *a->result = at > op_now(o) ? at - op_now(o) : 0;
+    return MNEMO_OK;
+}
+
+int mnemo_ttl(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t *ttl_ms)
+{
+    int64_t r = 0;
+    struct exp_arg a = {0, 0, &r, NULL};
+    int rc = keyop(st, db, key, klen, 0, ttl_fn, &a);
+    if (rc == MNEMO_OK && ttl_ms)
+        *ttl_ms = r;
+    return rc;
+}
+
+int mnemo_expire_time(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t *at_ms)
+{
+    int64_t r = 0;
+    struct exp_arg a = {0, 1, &r, NULL};
+    int rc = keyop(st, db, key, klen, 0, ttl_fn, &a);
+    if (rc == MNEMO_OK && at_ms)
+        *at_ms = r;
+    return rc;
+}
+
+static int getex_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct exp_arg *a = arg;
+    count_read(sh, found);
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (a->out) {
+        int rc = copy_value(&l->e, l->e.val, l->e.vlen, a->out);
+        if (rc)
+            return rc;
+    }
+    if (a->flags & MNEMO_EXPIRE_PERSIST)
+        return shard_set_expire(sh, o, l, h, 0);
+    if (!(a->flags & MNEMO_EXPIRE_AT) && !a->when)
+        return MNEMO_OK;
+    int64_t at = (a->flags & MNEMO_EXPIRE_AT) ? a->when : deadline(op_now(o), a->when);
+    if (at <= op_now(o)) {
+        shard_remove(sh, o, l, MNEMO_EVENT_DEL);
+        return MNEMO_OK;
+    }
+    return shard_set_expire(sh, o, l, h, at);
+}
+
+int mnemo_getex(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t when,
+                unsigned flags, mnemo_value *out)
+{
+    op o = {st, db, 0};
+    if (!st || (flags & ~(unsigned)(MNEMO_EXPIRE_AT | MNEMO_EXPIRE_PERSIST)) ||
+        (flags & MNEMO_EXPIRE_AT && flags & MNEMO_EXPIRE_PERSIST))
+        return MNEMO_EINVAL;
+    if (flags & MNEMO_EXPIRE_PERSIST) {
+        when = 0;
+    } else if (flags & MNEMO_EXPIRE_AT) {
+        if (when <= 0 || !ttl_ok(st, when - op_now(&o)))
+            return MNEMO_ETTL;
+    } else if (when != 0) {
+        if (when < 0 || !ttl_ok(st, when) || !deadline(op_now(&o), when))
+            return MNEMO_ETTL;
+    }
+    mnemo_value tmp = {0};
+    struct exp_arg a = {when, flags, NULL, &tmp};
+    int rc = keyop(st, db, key, klen, 0, getex_fn, &a);
+    if (rc == MNEMO_OK && out)
+        *out = tmp;
+    else
+        free(tmp.data);
+    return rc;
+}
+
+/* ---- numbers and string edits -------------------------------------------------------------- */
+
+struct edit_arg {
+    const void *key;
+    size_t klen;
+    int64_t delta;
+    int64_t iresult;
+    long double fdelta;
+    char *fout;
+    size_t flen;
+    const void *data;
+    size_t dlen;
+    size_t offset;
+    size_t newlen;
+};
+
+/* Stores v for the key at *l, keeping the TTL of an existing entry, or giving a new key the
+ * default TTL. */
+static int store_keep_ttl(shard *sh, op *o, loc *l, int found, uint64_t h,
+                          const struct edit_arg *a, const vsrc *v)
+{
+    int64_t at = found ? entry_expire_at(&l->e) : default_deadline(o->st, o);
+    return shard_store(sh, o, l, a->key, a->klen, h, v, at, NULL);
+}
+
+static int incr_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct edit_arg *a = arg;
+    int64_t cur = 0;
+    if (found && !num_parse_i64((const char *)l->e.val, l->e.vlen, &cur))
+        return MNEMO_ENOTINT;
+    if ((a->delta > 0 && cur > INT64_MAX - a->delta) ||
+        (a->delta < 0 && cur < INT64_MIN - a->delta))
+        return MNEMO_EOVERFLOW;
+    a->iresult = cur + a->delta;
+    char buf[24];
+    vsrc v = {.p1 = buf, .n1 = num_format_i64(a->iresult, buf)};
+    return store_keep_ttl(sh, o, l, found, h, a, &v);
+}
+
+int mnemo_incr(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t delta,
+               int64_t *result)
+{
+    struct edit_arg a = {.key = key, .klen = klen, .delta = delta};
+    int rc = keyop(st, db, key, klen, 1, incr_fn, &a);
+    if (rc == MNEMO_OK && result)
+        *result = a.iresult;
+    return rc;
+}
+
+static int incr_float_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct edit_arg *a = arg;
+    long double cur = 0;
+    if (found && !num_parse_ld((const char *)l->e.val, l->e.vlen, &cur))
+        return MNEMO_ENOTFLOAT;
+    long double r = cur + a->fdelta;
+    if (isnan(r) || isinf(r))
+        return MNEMO_ENOTFLOAT;
+    size_t n = num_format_ld(r, a->fout, MNEMO_FLOAT_STRLEN);
+    if (!n)
+        return MNEMO_ENOTFLOAT;
+    a->flen = n;
+    vsrc v = {.p1 = a->fout, .n1 = n};
+    return store_keep_ttl(sh, o, l, found, h, a, &v);
+}
+
+int mnemo_incr_float(mnemo_store *st, unsigned db, const void *key, size_t klen,
+                     long double delta, char out[MNEMO_FLOAT_STRLEN], size_t *out_len)
+{
+    if (isnan(delta) || isinf(delta))
+        return MNEMO_ENOTFLOAT;
+    char buf[MNEMO_FLOAT_STRLEN];
+    struct edit_arg a = {.key = key, .klen = klen, .fdelta = delta, .fout = buf};
+    int rc = keyop(st, db, key, klen, 1, incr_float_fn, &a);
+    if (rc == MNEMO_OK) {
+        if (out)
+            memcpy(out, buf, a.flen + 1);
+        if (out_len)
+            *out_len = a.flen;
+    }
+    return rc;
+}
+
+static int append_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct edit_arg *a = arg;
+    size_t cur = found ? l->e.vlen : 0;
+    if (a->dlen > o->st->cfg.max_value_size - cur)
+        return MNEMO_ETOOBIG;
+    a->newlen = cur + a->dlen;
+    vsrc v = {.p1 = found ? l->e.val : NULL, .n1 = cur, .p2 = a->data, .n2 = a->dlen,
+              .aliases_old = 1};
+    return store_keep_ttl(sh, o, l, found, h, a, &v);
+}
+
+int mnemo_append(mnemo_store *st, unsigned db, const void *key, size_t klen, const void *data,
+                 size_t data_len, size_t *new_len)
+{
+    if (!data && data_len)
+        return MNEMO_EINVAL;
+    struct edit_arg a = {.key = key, .klen = klen, .data = data, .dlen = data_len};
+    int rc = keyop(st, db, key, klen, 1, append_fn, &a);
+    if (rc == MNEMO_OK && new_len)
+        *new_len = a.newlen;
+    return rc;
+}
+
+static int strlen_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct edit_arg *a = arg;
+    count_read(sh, found);
+    a->newlen = found ? l->e.vlen : 0;
+    return found ? MNEMO_OK : MNEMO_ENOTFOUND;
+}
+
+int mnemo_strlen(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *len)
+{
+    struct edit_arg a = {0};
+    int rc = keyop(st, db, key, klen, 0, strlen_fn, &a);
+    if ((rc == MNEMO_OK || rc == MNEMO_ENOTFOUND) && len)
+        *len = a.newlen;
+    return rc;
+}
+
+struct range_arg {
+    int64_t start, end;
+    mnemo_value *out;
+};
+
+static int getrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct range_arg *a = arg;
+    count_read(sh, found);
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    int64_t len = l->e.vlen, s = a->start, e = a->end;
+    /* Redis's GETRANGE index rules. */
+    if (s < 0 && e < 0 && s > e)
+        return copy_value(&l->e, l->e.val, 0, a->out);
+    if (s < 0)
+        s += len;
+    if (e < 0)
+        e += len;
+    if (s < 0)
+        s = 0;
+    if (e < 0)
+        e = 0;
+    if (e >= len)
+        e = len - 1;
+    if (len == 0 || s > e)
+        return copy_value(&l->e, l->e.val, 0, a->out);
+    return copy_value(&l->e, l->e.val + s, (size_t)(e - s + 1), a->out);
+}
+
+int mnemo_getrange(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t start,
+                   int64_t end, mnemo_value *out)
+{
+    mnemo_value tmp = {0};
+    struct range_arg a = {start, end, &tmp};
+    int rc = keyop(st, db, key, klen, 0, getrange_fn, &a);
+    if (rc == MNEMO_OK && out)
+        *out = tmp;
+    else
+        free(tmp.data);
+    return rc;
+}
+
+static int setrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    struct edit_arg *a = arg;
+    size_t cur = found ? l->e.vlen : 0;
+    if (a->dlen == 0) {
+        a->newlen = cur;
+        return MNEMO_OK;
+    }
+    if (a->offset > o->st->cfg.max_value_size ||
+        a->dlen > o->st->cfg.max_value_size - a->offset)
+        return MNEMO_ETOOBIG;
+    size_t end = a->offset + a->dlen;
+    vsrc v = {.aliases_old = 1};
+    v.p1 = found ? l->e.val : NULL;
+    v.n1 = cur < a->offset ? cur : a->offset;
+    v.zeros = a->offset > cur ? a->offset - cur : 0;
+    v.p2 = a->data;
+    v.n2 = a->dlen;
+    if (end < cur) {
+        v.p3 = l->e.val + end;
+        v.n3 = cur - end;
+    }
+    a->newlen = vsrc_len(&v);
+    return store_keep_ttl(sh, o, l, found, h, a, &v);
+}
+
+int mnemo_setrange(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t offset,
+                   const void *data, size_t data_len, size_t *new_len)
+{
+    if (!data && data_len)
+        return MNEMO_EINVAL;
+    struct edit_arg a = {.key = key, .klen = klen, .data = data, .dlen = data_len,
+                         .offset = offset};
+    int rc = keyop(st, db, key, klen, data_len > 0, setrange_fn, &a);
+    if (rc == MNEMO_OK && new_len)
+        *new_len = a.newlen;
+    return rc;
+}
+
+/* ---- databases and statistics -------------------------------------------------------------- */
+
+static int flush_range(mnemo_store *st, size_t first, size_t n)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    for (size_t i = first; i < first + n; i++) {
+        int rc = store_lock(st, i);
+        if (rc)
+            return rc;
+        shard_clear(&st->shards[i]);
+        store_unlock(st, i);
+    }
+    return MNEMO_OK;
+}
+
+int mnemo_flush(mnemo_store *st, unsigned db)
+{
+    if (st && db >= st->cfg.databases)
+        return MNEMO_EDB;
+    return flush_range(st, st ? (size_t)db * st->nshards : 0, st ? st->nshards : 0);
+}
+
+int mnemo_flush_all(mnemo_store *st)
+{
+    return flush_range(st, 0, st ? (size_t)st->cfg.databases * st->nshards : 0);
+}
+
+int mnemo_dbsize(mnemo_store *st, unsigned db, uint64_t *count)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    if (db >= st->cfg.databases)
+        return MNEMO_EDB;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < st->nshards; i++) {
+        size_t idx = (size_t)db * st->nshards + i;
+        int rc = store_lock(st, idx);
+        if (rc)
+            return rc;
+        n += shard_keys(&st->shards[idx]);
+        store_unlock(st, idx);
+    }
+    if (count)
+        *count = n;
+    return MNEMO_OK;
+}
+
+int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
+{
+    if (!st || !out)
+        return MNEMO_EINVAL;
+    memset(out, 0, sizeof(*out));
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    out->memory_used = malloc_usable_size(st) + malloc_usable_size(st->shards);
+    for (size_t i = 0; i < n; i++) {
+        shard *sh = &st->shards[i];
+        int rc = store_lock(st, i);
+        if (rc)
+            return rc;
+        out->keys += shard_keys(sh);
+        out->keys_with_ttl += sh->ttl_keys;
+        out->memory_used += shard_mem(sh);
+        out->data_bytes += sh->ar.live_bytes;
+        out->gets += sh->gets;
+        out->hits += sh->hits;
+        out->misses += sh->misses;
+        out->sets += sh->sets;
+        out->deletes += sh->deletes;
+        out->expired += sh->expired;
+        out->evicted += sh->evicted;
+        store_unlock(st, i);
+    }
+    if (out->hits + out->misses)
+        out->hit_rate = (double)out->hits / (double)(out->hits + out->misses);
+    return MNEMO_OK;
+}
+
+int mnemo_stats_reset(mnemo_store *st)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    for (size_t i = 0; i < n; i++) {
+        shard *sh = &st->shards[i];
+        int rc = store_lock(st, i);
+        if (rc)
+            return rc;
+        sh->gets = sh->hits = sh->misses = sh->sets = sh->deletes = 0;
+        sh->expired = sh->evicted = 0;
+        store_unlock(st, i);
+    }
+    return MNEMO_OK;
+}

@@ -1,0 +1,88 @@
+/*
+ * store_int.h — the store handle, shared by the engine's modules (never by the server).
+ */
+#ifndef MNEMO_ENGINE_STORE_INT_H
+#define MNEMO_ENGINE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/shard.h"
+#include "mnemo.h"
+
+struct mnemo_store {
+    mnemo_config cfg;       /* immutable after open */
+    uint32_t nshards;       /* per database, a power of two */
+    uint32_t shard_mask;
+    shard *shards;          /* databases * nshards, database-major */
+
+    _Alignas(64) _Atomic uint64_t hlc; /* hybrid logical clock: last version handed out */
+    _Alignas(64) _Atomic int closed;   /* set first thing in mnemo_store_close() */
+
+    /* Background thread (active expiry). bg_lock protects bg_stop. */
+    pthread_t bg;
+    int bg_started;
+    pthread_mutex_t bg_lock;
+    pthread_cond_t bg_cond;
+    int bg_stop;
+    _Atomic uint32_t maint_next; /* next shard the maintenance slice starts at */
+};
+
+/* The transaction running on this thread, if any (txn.c). */
+extern _Thread_local struct mnemo_txn *store_txn;
+
+/* 1 if t holds shard idx of st, 0 if t is for another store (lock normally), -1 if t is for st
+ * but does not cover idx. */
+int store_txn_holds(const struct mnemo_txn *t, const mnemo_store *st, size_t idx);
+
+/* Locks shard idx (database-major global index) for the caller, unless this thread's
+ * transaction already holds it. Returns MNEMO_OK (locked), MNEMO_ECLOSED (not locked) or
+ * MNEMO_ETXN (a transaction runs on this thread and does not cover the shard). */
+static inline int store_lock(mnemo_store *st, size_t idx)
+{
+    shard *sh = &st->shards[idx];
+    if (store_txn) {
+        int held = store_txn_holds(store_txn, st, idx);
+        if (held < 0)
+            return MNEMO_ETXN;
+        if (held > 0)
+            return sh->closed ? MNEMO_ECLOSED : MNEMO_OK;
+    }
+    pthread_mutex_lock(&sh->lock);
+    if (sh->closed) {
+        pthread_mutex_unlock(&sh->lock);
+        return MNEMO_ECLOSED;
+    }
+    return MNEMO_OK;
+}
+
+static inline void store_unlock(mnemo_store *st, size_t idx)
+{
+    if (store_txn && store_txn_holds(store_txn, st, idx) > 0)
+        return;
+    pthread_mutex_unlock(&st->shards[idx].lock);
+}
+
+static inline size_t store_shard_index(const mnemo_store *st, unsigned db, uint64_t h)
+{
+    return (size_t)db * st->nshards + (h & st->shard_mask);
+}
+
+static inline shard *store_shard(mnemo_store *st, unsigned db, uint64_t h)
+{
+    return &st->shards[(size_t)db * st->nshards + (h & st->shard_mask)];
+}
+
+/* The hook, if the event is enabled. */
+static inline void store_event(mnemo_store *st, mnemo_event ev, unsigned db, const void *key,
+                               size_t klen, uint64_t version)
+{
+    if (st->cfg.hook && (st->cfg.hook_events & (unsigned)ev))
+        st->cfg.hook(st->cfg.hook_ctx, ev, db, key, klen, version);
+}
+
+/* Resolves the expiration a set asks for (store.c): *at = absolute deadline, 0 = none,
+ * -1 = keep the existing entry's. Returns MNEMO_OK, MNEMO_ETTL or MNEMO_EINVAL. */
+int store_set_expiry(mnemo_store *st, op *o, const mnemo_set_opts *opts, int64_t *at);
+
+#endif

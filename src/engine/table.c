@@ -1,0 +1,167 @@
+/* table.c — see table.h. */
+#include "engine/table.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+int table_alloc(table *t, uint32_t cap)
+{
+    if (cap < TABLE_MIN_CAP)
+        cap = TABLE_MIN_CAP;
+    cap = (cap + TABLE_GROUP - 1) & ~(TABLE_GROUP - 1);
+    uint8_t *ctrl = calloc((size_t)cap + TABLE_GROUP, 1);
+    uint32_t *refs = malloc((size_t)cap * sizeof(uint32_t));
+    if (!ctrl || !refs) {
+        free(ctrl);
+        free(refs);
+        return -1;
+    }
+    t->ctrl = ctrl;
+    t->refs = refs;
+    t->cap = cap;
+    t->count = 0;
+    t->tombs = 0;
+    return 0;
+}
+
+void table_free(table *t)
+{
+    free(t->ctrl);
+    free(t->refs);
+    memset(t, 0, sizeof(*t));
+}
+
+uint64_t table_mem(const table *t)
+{
+    if (!t->ctrl)
+        return 0;
+    return malloc_usable_size(t->ctrl) + malloc_usable_size(t->refs) + 2 * sizeof(size_t);
+}
+
+/* Bit i set where ctrl[pos + i] == c, for the 16 slots of a group. */
+static inline uint32_t group_match(const uint8_t *ctrl, uint32_t pos, uint8_t c)
+{
+#if defined(__SSE2__)
+    __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(g, _mm_set1_epi8((char)c)));
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < TABLE_GROUP; i++)
+        m |= (uint32_t)(ctrl[pos + i] == c) << i;
+    return m;
+#endif
+}
+
+/* Bit i set where ctrl[pos + i] is empty or a tombstone (high bit clear). */
+static inline uint32_t group_free(const uint8_t *ctrl, uint32_t pos)
+{
+#if defined(__SSE2__)
+    __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
+    return (uint32_t)_mm_movemask_epi8(g) ^ 0xffffu;
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < TABLE_GROUP; i++)
+        m |= (uint32_t)(ctrl[pos + i] < 0x80) << i;
+    return m;
+#endif
+}
+
+static void probe_load(const table *t, table_probe *p)
+{
+    uint32_t m = group_match(t->ctrl, p->pos, p->tag);
+    uint32_t e = group_match(t->ctrl, p->pos, TABLE_EMPTY);
+    if (p->insert == UINT32_MAX) {
+        uint32_t f = group_free(t->ctrl, p->pos);
+        if (e) /* a slot past the run's end is no place to insert */
+            f &= (e & -e) | ((e & -e) - 1);
+        if (f) {
+            uint32_t s = p->pos + (uint32_t)__builtin_ctz(f);
+            p->insert = s >= t->cap ? s - t->cap : s;
+        }
+    }
+    if (e) {
+        m &= (e & -e) - 1; /* candidates before the first empty slot only */
+        p->empty = 1;
+    }
+    p->mask = m;
+}
+
+void table_probe_start(const table *t, uint64_t h, table_probe *p)
+{
+    p->tag = table_tag(h);
+    p->insert = UINT32_MAX;
+    p->empty = 0;
+    p->mask = 0;
+    if (!t->cap) {
+        p->pos = 0;
+        p->empty = 1;
+        return;
+    }
+    p->pos = table_home(t->cap, h);
+    probe_load(t, p);
+}
+
+uint32_t table_probe_next(const table *t, table_probe *p)
+{
+    for (;;) {
+        if (p->mask) {
+            uint32_t s = p->pos + (uint32_t)__builtin_ctz(p->mask);
+            p->mask &= p->mask - 1;
+            return s >= t->cap ? s - t->cap : s;
+        }
+        if (p->empty)
+            return UINT32_MAX;
+        p->pos += TABLE_GROUP;
+        if (p->pos >= t->cap)
+            p->pos -= t->cap;
+        probe_load(t, p);
+    }
+}
+
+void table_put(table *t, uint32_t slot, uint64_t h, uint32_t ref)
+{
+    if (t->ctrl[slot] == TABLE_TOMB)
+        t->tombs--;
+    table_set_ctrl(t, slot, table_tag(h));
+    t->refs[slot] = ref;
+    t->count++;
+}
+
+void table_remove(table *t, uint32_t slot)
+{
+    uint32_t next = slot + 1 == t->cap ? 0 : slot + 1;
+    t->count--;
+    if (t->ctrl[next] == TABLE_EMPTY) {
+        /* The run ends here: no probe needs this slot, and trailing tombstones can go too. */
+        table_set_ctrl(t, slot, TABLE_EMPTY);
+        uint32_t prev = slot == 0 ? t->cap - 1 : slot - 1;
+        while (t->ctrl[prev] == TABLE_TOMB) {
+            table_set_ctrl(t, prev, TABLE_EMPTY);
+            t->tombs--;
+            prev = prev == 0 ? t->cap - 1 : prev - 1;
+        }
+    } else {
+        table_set_ctrl(t, slot, TABLE_TOMB);
+        t->tombs++;
+    }
+}
+
+uint32_t table_insert_slot(const table *t, uint64_t h)
+{
+    uint32_t pos = table_home(t->cap, h);
+    for (;;) {
+        uint32_t f = group_free(t->ctrl, pos);
+        if (f) {
+            uint32_t s = pos + (uint32_t)__builtin_ctz(f);
+            return s >= t->cap ? s - t->cap : s;
+        }
+        pos += TABLE_GROUP;
+        if (pos >= t->cap)
+            pos -= t->cap;
+    }
+}

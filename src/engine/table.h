@@ -1,0 +1,96 @@
+/*
+ * table.h — a shard's index: open addressing with linear probing over 32-bit arena refs.
+ *
+ *   ctrl[cap + 16]  one control byte per slot: 0 empty, 1 tombstone, 0x80|tag occupied
+ *                   (the last 16 bytes mirror the first 16, so a 16-byte SIMD load at any slot
+ *                   reads the probe sequence without wrapping)
+ *   refs[cap]       the entry's arena ref
+ *
+ * 5 bytes per slot at a load between 0.7 and 0.875: 6-7 bytes per key. The tag (7 hash
+ * bits) rules out all but 1/128 of the non-matching slots before the entry is touched.
+ *
+ * The home slot of a hash is its top 32 bits scaled to cap ((h >> 32) * cap >> 32), so home
+ * positions rise with the hash, for any cap (no power-of-two rounding of memory). An entry sits
+ * at or after its home with no empty slot in between (tombstones keep runs unbroken; deletion
+ * never moves entries). That is what SCAN's hash-range cursors rely on: every key whose hash is
+ * in [a, b) lies in the run of slots starting at home(a) that ends at the first empty slot
+ * after home(b - 1).
+ *
+ * Not thread-safe: the owning shard's lock protects a table.
+ */
+#ifndef MNEMO_ENGINE_TABLE_H
+#define MNEMO_ENGINE_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TABLE_EMPTY 0x00
+#define TABLE_TOMB 0x01
+#define TABLE_MIN_CAP 16u
+#define TABLE_GROUP 16u
+
+typedef struct table {
+    uint8_t *ctrl;   /* NULL when cap == 0 */
+    uint32_t *refs;
+    uint32_t cap;
+    uint32_t count;  /* occupied slots */
+    uint32_t tombs;  /* tombstones */
+} table;
+
+static inline uint8_t table_tag(uint64_t h)
+{
+    return (uint8_t)(0x80 | ((h >> 16) & 0x7f));
+}
+
+static inline uint32_t table_home(uint32_t cap, uint64_t h)
+{
+    return (uint32_t)(((h >> 32) * (uint64_t)cap) >> 32);
+}
+
+/* Allocates an empty table of `cap` slots (rounded up to a multiple of 16, at least 16).
+ * Returns 0, or -1 on allocation failure (t untouched). */
+int table_alloc(table *t, uint32_t cap);
+void table_free(table *t);
+
+/* Bytes the table's arrays hold (for memory accounting). */
+uint64_t table_mem(const table *t);
+
+static inline void table_set_ctrl(table *t, uint32_t i, uint8_t c)
+{
+    t->ctrl[i] = c;
+    if (i < TABLE_GROUP)
+        t->ctrl[t->cap + i] = c;
+}
+
+/* Probe state: walks the slots from the home of a hash whose ctrl byte equals the tag,
+ * stopping at the first empty slot. */
+typedef struct table_probe {
+    uint32_t pos;      /* first slot of the current 16-slot group */
+    uint32_t mask;     /* remaining candidate bits in the group */
+    uint32_t empty;    /* 1 once the group holding the run's end was loaded */
+    uint32_t insert;   /* first tombstone or empty slot seen, UINT32_MAX if none yet */
+    uint8_t tag;
+} table_probe;
+
+void table_probe_start(const table *t, uint64_t h, table_probe *p);
+
+/* Next candidate slot (ctrl matches the tag), or UINT32_MAX when the run ended. After it has
+ * returned UINT32_MAX, p->insert is the slot where a new entry with this hash belongs. */
+uint32_t table_probe_next(const table *t, table_probe *p);
+
+/* Puts ref at slot (which must be empty or a tombstone). */
+void table_put(table *t, uint32_t slot, uint64_t h, uint32_t ref);
+
+/* Removes the entry at slot (leaves a tombstone, or an empty slot when the next one is empty). */
+void table_remove(table *t, uint32_t slot);
+
+/* Finds a slot for a hash known to be absent (during rehash): the first empty or tombstone. */
+uint32_t table_insert_slot(const table *t, uint64_t h);
+
+/* Largest count + tombs before the table must be rebuilt: 7/8 of cap. */
+static inline uint32_t table_max_fill(const table *t)
+{
+    return t->cap - t->cap / 8;
+}
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * Unit tests for engine/store, shard and batch internals that the model test cannot see:
+ * scans across resizes, compaction under churn, memory accounting against RSS, active expiry
+ * through the heap (including stale records), and big values.
+ */
+#include <mnemo.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/store_int.h"
+#include "test.h"
+
+static int64_t fake_now = 1700000000000;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+static mnemo_store *open_store(unsigned shards)
+{
+    mnemo_config c;
+    mnemo_config_init(&c);
+    c.shards = shards;
+    c.background_thread = 0;
+    c.clock = fake_clock;
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(&c, &st), MNEMO_OK);
+    return st;
+}
+
+static void key_of(char *buf, int i)
+{
+    snprintf(buf, 32, "key:%08d", i);
+}
+
+struct seen {
+    unsigned char *count;
+    int n;
+    int bad;
+};
+
+static void on_key(void *ctx, const void *key, size_t len)
+{
+    struct seen *s = ctx;
+    int i;
+    if (len != 12 || sscanf((const char *)key + 4, "%8d", &i) != 1 || i < 0 || i >= s->n) {
+        s->bad++;
+        return;
+    }
+    s->count[i]++;
+}
+
+static void test_scan_exactly_once_while_growing(void)
+{
+    /* One shard, so every insert during the scan lands in the table being scanned and the
+     * table resizes (with incremental migration) several times mid-scan. */
+    mnemo_store *st = open_store(1);
+    enum { BASE = 2000, EXTRA = 30000 };
+    char k[32];
+    for (int i = 0; i < BASE; i++) {
+        key_of(k, i);
+        ASSERT_EQ(mnemo_set(st, 0, k, 12, "v", 1, NULL, NULL, NULL), MNEMO_OK);
+    }
+    struct seen s = {calloc(BASE + EXTRA, 1), BASE + EXTRA, 0};
+    uint64_t cur = 0;
+    int added = 0, steps = 0;
+    do {
+        ASSERT_EQ(mnemo_scan(st, 0, cur, NULL, 0, 50, on_key, &s, &cur), MNEMO_OK);
+        for (int j = 0; j < 300 && added < EXTRA; j++, added++) {
+            key_of(k, BASE + added);
+            ASSERT_EQ(mnemo_set(st, 0, k, 12, "w", 1, NULL, NULL, NULL), MNEMO_OK);
+        }
+        steps++;
+    } while (cur != 0);
+    CHECK(steps > 10);
+    CHECK_EQ(s.bad, 0);
+    int missing = 0, dup = 0;
+    for (int i = 0; i < BASE; i++) {
+        missing += s.count[i] == 0;
+        dup += s.count[i] > 1;
+    }
+    for (int i = BASE; i < BASE + EXTRA; i++)
+        dup += s.count[i] > 1;
+    CHECK_EQ(missing, 0);
+    CHECK_EQ(dup, 0);
+    free(s.count);
+    mnemo_store_free(st);
+}
+
+static void test_scan_invalid_cursor(void)
+{
+    mnemo_store *st = open_store(4);
+    uint64_t next;
+    CHECK_EQ(mnemo_scan(st, 0, (uint64_t)4 << 32, NULL, 0, 10, NULL, NULL, &next), MNEMO_EINVAL);
+    CHECK_EQ(mnemo_scan(st, 0, 0, NULL, 0, 10, NULL, NULL, &next), MNEMO_OK);
+    CHECK_U64_EQ(next, 0); /* empty store: done in one step */
+    mnemo_store_free(st);
+}
+
+static void test_compaction_under_churn(void)
+{
+    /* Overwrite keys with values of changing sizes and delete some: compaction must move live
+     * entries without losing or mixing up any, and must keep memory near the live data. */
+    mnemo_store *st = open_store(4);
+    enum { N = 20000 };
+    char k[32], v[200];
+    static unsigned char len[N];
+    static unsigned char alive[N];
+    srand(11);
+    for (int round = 0; round < 12; round++) {
+        for (int i = 0; i < N; i++) {
+            key_of(k, i);
+            if (rand() % 5 == 0) {
+                mnemo_del(st, 0, k, 12);
+                alive[i] = 0;
+                continue;
+            }
+            len[i] = (unsigned char)(8 + rand() % 150);
+            memset(v, 'a' + (i + round) % 26, len[i]);
+            memcpy(v, &i, sizeof(i));
+            ASSERT_EQ(mnemo_set(st, 0, k, 12, v, len[i], NULL, NULL, NULL), MNEMO_OK);
+            alive[i] = (unsigned char)(round + 1);
+        }
+    }
+    uint64_t live = 0;
+    for (int i = 0; i < N; i++) {
+        key_of(k, i);
+        mnemo_value got;
+        int rc = mnemo_get(st, 0, k, 12, &got);
+        if (!alive[i]) {
+            CHECK_EQ(rc, MNEMO_ENOTFOUND);
+            continue;
+        }
+        live++;
+        ASSERT_EQ(rc, MNEMO_OK);
+        CHECK_EQ(got.len, len[i]);
+        int back;
+        memcpy(&back, got.data, sizeof(back));
+        CHECK_EQ(back, i);
+        CHECK_EQ(((char *)got.data)[got.len - 1], 'a' + (i + alive[i] - 1) % 26);
+        mnemo_value_release(&got);
+    }
+    mnemo_stats s;
+    ASSERT_EQ(mnemo_store_stats(st, &s), MNEMO_OK);
+    CHECK_U64_EQ(s.keys, live);
+    /* Garbage is bounded: memory stays within 2x of the live data plus fixed overhead. */
+    uint64_t fixed = 1u << 20;
+    CHECK(s.memory_used < 2 * s.data_bytes + fixed);
+    mnemo_store_free(st);
+}
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+        res = -1;
+    fclose(f);
+    return res * 4096;
+}
+
+static void test_memory_accounting_tracks_rss(void)
+{
+    /* Sanitizers change the allocator: the comparison only means something without them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    fprintf(stderr, "(skipped under a sanitizer)\n");
+    return;
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return;
+#endif
+#endif
+    long r0 = rss_bytes();
+    mnemo_store *st = open_store(256);
+    mnemo_stats s0;
+    mnemo_store_stats(st, &s0);
+    enum { N = 300000 };
+    char k[32], v[32];
+    memset(v, 'x', sizeof(v));
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "key:%012d", i);
+        ASSERT_EQ(mnemo_set(st, 0, k, 16, v, 32, NULL, NULL, NULL), MNEMO_OK);
+    }
+    long grown = rss_bytes() - r0;
+    mnemo_stats s;
+    mnemo_store_stats(st, &s);
+    double ratio = (double)s.memory_used / (double)grown;
+    fprintf(stderr, "memory_used %llu, RSS growth %ld, ratio %.3f, %.1f bytes/key\n",
+            (unsigned long long)s.memory_used, grown, ratio, (double)grown / N);
+    CHECK(ratio > 0.9 && ratio < 1.1);
+    mnemo_store_free(st);
+}
+
+static void test_active_expiry_and_stale_records(void)
+{
+    mnemo_store *st = open_store(8);
+    char k[32];
+    mnemo_set_opts ttl = {.ttl_ms = 1000};
+    for (int i = 0; i < 1000; i++) {
+        key_of(k, i);
+        ASSERT_EQ(mnemo_set(st, 0, k, 12, "v", 1, &ttl, NULL, NULL), MNEMO_OK);
+    }
+    /* Extend half of them many times: stale heap records pile up, the keys must survive. */
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < 500; i++) {
+            key_of(k, i);
+            ASSERT_EQ(mnemo_expire(st, 0, k, 12, 100000 + r, 0), MNEMO_OK);
+        }
+    fake_now += 1001;
+    int64_t n = 0, got;
+    while ((got = mnemo_store_maintain(st, 100)) > 0)
+        n += got;
+    CHECK_EQ(n, 500);
+    uint64_t size;
+    mnemo_dbsize(st, 0, &size);
+    CHECK_U64_EQ(size, 500);
+    mnemo_stats s;
+    mnemo_store_stats(st, &s);
+    CHECK_U64_EQ(s.expired, 500);
+    CHECK_U64_EQ(s.keys_with_ttl, 500);
+    /* Persisted keys are not expired by their old records. */
+    for (int i = 0; i < 500; i++) {
+        key_of(k, i);
+        ASSERT_EQ(mnemo_persist(st, 0, k, 12), MNEMO_OK);
+    }
+    fake_now += 200000;
+    CHECK_EQ(mnemo_store_maintain(st, 100000), 0);
+    mnemo_dbsize(st, 0, &size);
+    CHECK_U64_EQ(size, 500);
+    /* The heap was rebuilt or drained: it holds no more than the keys with a TTL allow. */
+    uint64_t recs = 0;
+    for (uint32_t i = 0; i < st->nshards; i++)
+        recs += st->shards[i].heap.n;
+    CHECK(recs <= 8 * 64);
+    mnemo_store_free(st);
+}
+
+static void test_big_values(void)
+{
+    mnemo_store *st = open_store(4);
+    size_t n = 3u << 20;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i * 131);
+    ASSERT_EQ(mnemo_set(st, 0, "big", 3, big, n, NULL, NULL, NULL), MNEMO_OK);
+    size_t nl;
+    ASSERT_EQ(mnemo_append(st, 0, "big", 3, "tail", 4, &nl), MNEMO_OK);
+    CHECK_EQ(nl, n + 4);
+    mnemo_value v;
+    ASSERT_EQ(mnemo_get(st, 0, "big", 3, &v), MNEMO_OK);
+    CHECK_EQ(v.len, n + 4);
+    CHECK(memcmp(v.data, big, n) == 0);
+    CHECK(memcmp((char *)v.data + n, "tail", 4) == 0);
+    mnemo_value_release(&v);
+    ASSERT_EQ(mnemo_setrange(st, 0, "big", 3, n + 10, "X", 1, &nl), MNEMO_OK);
+    CHECK_EQ(nl, n + 11);
+    ASSERT_EQ(mnemo_getrange(st, 0, "big", 3, -7, -1, &v), MNEMO_OK);
+    CHECK_MEM_EQ(v.data, v.len, "\0\0\0\0\0\0X", 7);
+    mnemo_value_release(&v);
+    mnemo_stats s;
+    mnemo_store_stats(st, &s);
+    CHECK(s.memory_used >= n);
+    ASSERT_EQ(mnemo_del(st, 0, "big", 3), MNEMO_OK);
+    mnemo_store_stats(st, &s);
+    CHECK(s.memory_used < n);
+    free(big);
+    mnemo_store_free(st);
+}
+
+static void test_many_databases_isolated(void)
+{
+    mnemo_store *st = open_store(4);
+    for (unsigned db = 0; db < 16; db++)
+        ASSERT_EQ(mnemo_set(st, db, "k", 1, &db, sizeof(db), NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_set(st, 16, "k", 1, "v", 1, NULL, NULL, NULL), MNEMO_EDB);
+    ASSERT_EQ(mnemo_flush(st, 3), MNEMO_OK);
+    for (unsigned db = 0; db < 16; db++) {
+        mnemo_value v;
+        int rc = mnemo_get(st, db, "k", 1, &v);
+        if (db == 3) {
+            CHECK_EQ(rc, MNEMO_ENOTFOUND);
+            continue;
+        }
+        ASSERT_EQ(rc, MNEMO_OK);
+        CHECK_MEM_EQ(v.data, v.len, &db, sizeof(db));
+        mnemo_value_release(&v);
+    }
+    mnemo_store_free(st);
+}
+
+int main(void)
+{
+    TEST_RUN(test_scan_exactly_once_while_growing);
+    TEST_RUN(test_scan_invalid_cursor);
+    TEST_RUN(test_compaction_under_churn);
+    TEST_RUN(test_memory_accounting_tracks_rss);
+    TEST_RUN(test_active_expiry_and_stale_records);
+    TEST_RUN(test_big_values);
+    TEST_RUN(test_many_databases_isolated);
+    return TEST_REPORT();
+}
