@@ -50,12 +50,13 @@ stage_fuzz() {
     local short=${name#fuzz_} work
     work=$(mktemp -d)
     local args=(-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0)
-    [ -f "tests/fuzz/$short.dict" ] && args+=(-dict="tests/fuzz/$short.dict")
+    [ -f "tests/fuzz/$short.dict" ] && args+=(-dict="$PWD/tests/fuzz/$short.dict")
     local seeds=()
-    [ -d "tests/fuzz/corpus/$short" ] && seeds=("tests/fuzz/corpus/$short")
+    [ -d "tests/fuzz/corpus/$short" ] && seeds=("$PWD/tests/fuzz/corpus/$short")
     echo "fuzz: $name for ${FUZZ_SECONDS}s"
-    if ! (cd build-fuzz && "./$name" "${args[@]}" -artifact_prefix="$work/" "$work" "${seeds[@]/#/../}" \
-          >"$work/log" 2>&1); then
+    # New inputs go to a scratch dir (first corpus dir); the seed corpus is only read.
+    if ! "build-fuzz/$name" "${args[@]}" -artifact_prefix="$work/" "$work" "${seeds[@]}" \
+          >"$work/log" 2>&1; then
       echo "fuzz: $name FAILED; last lines of its log:"; tail -n 40 "$work/log"; rc=1
     else
       grep -E '^Done|stat::number_of_executed_units' "$work/log" | tail -n 1
