@@ -99,42 +99,57 @@ static uint32_t seg_new(arena *a, uint32_t cap, int large)
     return id;
 }
 
-uint8_t *arena_alloc(arena *a, uint32_t size, uint32_t *ref, uint32_t avoid)
+uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint64_t version,
+                           uint32_t avoid, uint32_t *ref, uint64_t *vbase, uint32_t *size)
 {
-    uint32_t id;
-    if (size > ARENA_LARGE) {
-        id = seg_new(a, size, 1);
+    uint32_t id = a->head;
+    if (id != ARENA_NONE && id != avoid) {
+        arena_seg *s = &a->segs[id];
+        size_t sz = entry_size(klen, vlen, version, s->vbase, ttl);
+        if (sz <= ARENA_LARGE && s->cap - s->used >= sz) {
+            uint32_t off = s->used;
+            s->used += (uint32_t)sz;
+            s->live += (uint32_t)sz;
+            a->small_live += sz;
+            a->live_bytes += sz;
+            *ref = id << 16 | off;
+            *vbase = s->vbase;
+            *size = (uint32_t)sz;
+            return s->base + off;
+        }
+    }
+    /* A new segment, based at this version (so the delta is 0, one byte). */
+    size_t sz = entry_size(klen, vlen, version, version, ttl);
+    if (sz > ARENA_LARGE) {
+        if (sz > UINT32_MAX)
+            return NULL;
+        id = seg_new(a, (uint32_t)sz, 1);
         if (id == ARENA_NONE)
             return NULL;
-        a->segs[id].used = size;
-        a->segs[id].live = size;
-        a->live_bytes += size;
-        *ref = id << 16;
-        return a->segs[id].base;
-    }
-    id = a->head;
-    if (id == ARENA_NONE || id == avoid || a->segs[id].cap - a->segs[id].used < size) {
+    } else {
         /* Seal the head (its slack becomes garbage) and start a new one, sized to the shard:
-         * small shards stay small, big ones get full 64 KiB segments. */
+         * 1/32 of its live data (so partly filled heads waste little), at most 64 KiB. */
         uint32_t cap = ARENA_SEG_MIN;
-        while (cap < ARENA_SEG_MAX && cap < a->small_live / 8)
+        while (cap < ARENA_SEG_MAX && cap < a->small_live / 32)
             cap *= 2;
-        if (a->head != ARENA_NONE && a->segs[a->head].live == 0 && a->head != avoid) {
+        if (a->head != ARENA_NONE && a->segs[a->head].live == 0 && a->head != avoid)
             seg_free(a, a->head);
-        }
         id = seg_new(a, cap, 0);
         if (id == ARENA_NONE)
             return NULL;
         a->head = id;
     }
     arena_seg *s = &a->segs[id];
-    uint32_t off = s->used;
-    s->used += size;
-    s->live += size;
-    a->small_live += size;
-    a->live_bytes += size;
-    *ref = id << 16 | off;
-    return s->base + off;
+    s->vbase = version;
+    s->used = (uint32_t)sz;
+    s->live = (uint32_t)sz;
+    if (!s->large)
+        a->small_live += sz;
+    a->live_bytes += sz;
+    *ref = id << 16;
+    *vbase = version;
+    *size = (uint32_t)sz;
+    return s->base;
 }
 
 void arena_release(arena *a, uint32_t ref, uint32_t size)

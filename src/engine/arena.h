@@ -30,6 +30,7 @@
 
 typedef struct arena_seg {
     uint8_t *base; /* NULL for a free id */
+    uint64_t vbase;/* version base its entries are encoded against (entry.h) */
     uint32_t cap;  /* bytes allocated */
     uint32_t used; /* bytes appended */
     uint32_t live; /* bytes of live entries */
@@ -57,9 +58,18 @@ static inline uint8_t *arena_ptr(const arena *a, uint32_t ref)
     return a->segs[ref >> 16].base + (ref & 0xffff);
 }
 
-/* Reserves `size` bytes for a new live entry; sets *ref. NULL on allocation failure.
- * `avoid` is a segment id that must not become the head (the compaction victim) or ARENA_NONE. */
-uint8_t *arena_alloc(arena *a, uint32_t size, uint32_t *ref, uint32_t avoid);
+static inline uint64_t arena_vbase(const arena *a, uint32_t ref)
+{
+    return a->segs[ref >> 16].vbase;
+}
+
+/* Reserves room for a new live entry with these lengths, TTL presence and version; sets *ref,
+ * *vbase (the base to encode the version against) and *size (the entry's size, as
+ * entry_size()). A segment started for it takes `version` as its base. NULL on allocation
+ * failure. `avoid` is a segment id that must not become the head (the compaction victim) or
+ * ARENA_NONE. */
+uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint64_t version,
+                           uint32_t avoid, uint32_t *ref, uint64_t *vbase, uint32_t *size);
 
 /* Marks the entry at ref (of `size` bytes) dead; frees its segment if nothing live is left. */
 void arena_release(arena *a, uint32_t ref, uint32_t size);

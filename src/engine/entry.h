@@ -3,14 +3,20 @@
  *
  *   +-------+--------+--------+-----------+---------------+---------+-----------+
  *   | flags | klen   | vlen   | version   | expire_at     | key     | value     |
- *   | 1 B   | varint | varint | 8 B (LE)  | 8 B, only if  | klen B  | vlen B    |
- *   |       | 1-5 B  | 1-5 B  |           | ENT_TTL       |         |           |
+ *   | 1 B   | varint | varint | varint    | 8 B, only if  | klen B  | vlen B    |
+ *   |       | 1-5 B  | 1-5 B  | 1-10 B    | ENT_TTL       |         |           |
  *   +-------+--------+--------+-----------+---------------+---------+-----------+
  *
+ * The version is stored as a zigzag varint of (version - vbase), where vbase is the version its
+ * segment started with (arena.h): entries appended to one segment are written close together in
+ * time, so their HLC versions differ from the base by little — 3 or 4 bytes instead of 8 at
+ * typical write rates. An entry copied to another segment (compaction, TTL changes) is encoded
+ * against that segment's base; zigzag keeps older versions (negative deltas) cheap too.
+ *
  * Entries are packed back to back with no alignment or padding (fields are read with memcpy),
- * so a 16-byte key with a 32-byte value and no TTL takes 59 bytes. Entries are never resized in
- * place: a write that changes the size appends a new entry and marks the old one ENT_DEAD, which
- * is what lets the arena walk a segment entry by entry when it compacts it.
+ * so a 16-byte key with a 32-byte value and no TTL takes 54-56 bytes. Entries are never resized
+ * in place: a write that changes the size appends a new entry and marks the old one ENT_DEAD,
+ * which is what lets the arena walk a segment entry by entry when it compacts it.
  *
  * flags: bits 0-2 value type (ENT_TYPE_*; only strings so far), bit 3 ENT_TTL, bit 4 reserved
  * for compression, bit 6 ENT_DEAD.
@@ -36,7 +42,7 @@ typedef struct entry {
     uint8_t *base;
     uint8_t flags;
     uint32_t klen, vlen;
-    uint8_t *ver;  /* 8 bytes */
+    uint64_t version;
     uint8_t *exp;  /* 8 bytes, or NULL without ENT_TTL */
     uint8_t *key;
     uint8_t *val;
@@ -75,10 +81,29 @@ static inline const uint8_t *entry_varint_get(const uint8_t *p, uint32_t *v)
     return p;
 }
 
-/* Size of an entry with these lengths. */
-static inline size_t entry_size(uint32_t klen, uint32_t vlen, int ttl)
+static inline size_t entry_varint64_len(uint64_t v)
 {
-    return 1 + entry_varint_len(klen) + entry_varint_len(vlen) + 8 + (ttl ? 8 : 0) + klen + vlen;
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* The stored form of a version: zigzag of its difference from the segment's base. */
+static inline uint64_t entry_vdelta(uint64_t version, uint64_t vbase)
+{
+    int64_t d = (int64_t)(version - vbase);
+    return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+/* Size of an entry with these lengths, version and segment base. */
+static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint64_t version, uint64_t vbase,
+                                int ttl)
+{
+    return 1 + entry_varint_len(klen) + entry_varint_len(vlen) +
+           entry_varint64_len(entry_vdelta(version, vbase)) + (ttl ? 8 : 0) + klen + vlen;
 }
 
 static inline uint64_t entry_load64(const uint8_t *p)
@@ -93,15 +118,22 @@ static inline void entry_store64(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
-static inline void entry_decode(uint8_t *p, entry *e)
+/* Decodes the entry at p, which lies in a segment whose version base is vbase. */
+static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
 {
     const uint8_t *q = p + 1;
     e->base = p;
     e->flags = p[0];
     q = entry_varint_get(q, &e->klen);
     q = entry_varint_get(q, &e->vlen);
-    e->ver = (uint8_t *)q;
-    q += 8;
+    uint64_t z = 0;
+    unsigned shift = 0;
+    while (*q & 0x80) {
+        z |= (uint64_t)(*q++ & 0x7f) << shift;
+        shift += 7;
+    }
+    z |= (uint64_t)*q++ << shift;
+    e->version = vbase + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
     if (e->flags & ENT_TTL) {
         e->exp = (uint8_t *)q;
         q += 8;
@@ -113,10 +145,11 @@ static inline void entry_decode(uint8_t *p, entry *e)
     e->size = (uint32_t)(e->val + e->vlen - p);
 }
 
-/* Writes the header and key of a new entry at p (which has entry_size() bytes); fills *e.
- * The value bytes are the caller's to write, at e->val. */
+/* Writes the header and key of a new entry at p (which has entry_size() bytes, for the same
+ * version and vbase); fills *e. The value bytes are the caller's to write, at e->val. */
 static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
-                              uint32_t vlen, uint64_t version, int64_t expire_at, entry *e)
+                              uint32_t vlen, uint64_t version, uint64_t vbase, int64_t expire_at,
+                              entry *e)
 {
     uint8_t *q = p;
     if (expire_at > 0)
@@ -126,20 +159,24 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
     *q++ = flags;
     q = entry_varint_put(q, klen);
     q = entry_varint_put(q, vlen);
-    entry_store64(q, version);
-    q += 8;
+    uint64_t z = entry_vdelta(version, vbase);
+    while (z >= 0x80) {
+        *q++ = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    *q++ = (uint8_t)z;
     if (flags & ENT_TTL) {
         entry_store64(q, (uint64_t)expire_at);
         q += 8;
     }
     if (klen)
         memcpy(q, key, klen);
-    entry_decode(p, e);
+    entry_decode(p, vbase, e);
 }
 
 static inline uint64_t entry_version(const entry *e)
 {
-    return entry_load64(e->ver);
+    return e->version;
 }
 
 /* Absolute expiration in Unix ms, 0 if none. */

@@ -204,7 +204,7 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
                 l.t = t;
                 l.slot = s;
                 l.ref = t->refs[s];
-                entry_decode(arena_ptr(&sh->ar, l.ref), &l.e);
+                entry_decode(arena_ptr(&sh->ar, l.ref), arena_vbase(&sh->ar, l.ref), &l.e);
                 if (l.e.exp && entry_expire_at(&l.e) <= op_now(&o)) {
                     shard_remove(sh, &o, &l, MNEMO_EVENT_EXPIRE);
                     break; /* try another random slot */

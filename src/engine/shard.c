@@ -52,7 +52,7 @@ uint64_t shard_keys(const shard *sh)
 
 static inline void decode_ref(const shard *sh, uint32_t ref, entry *e)
 {
-    entry_decode(arena_ptr(&sh->ar, ref), e);
+    entry_decode(arena_ptr(&sh->ar, ref), arena_vbase(&sh->ar, ref), e);
 }
 
 static inline uint64_t entry_hash(const entry *e)
@@ -170,24 +170,31 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
                 const vsrc *v, int64_t expire_at, uint64_t *version)
 {
     size_t vlen = vsrc_len(v);
-    uint32_t size = (uint32_t)entry_size((uint32_t)klen, (uint32_t)vlen, expire_at > 0);
     int had_ttl = l->t && (l->e.flags & ENT_TTL);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
     uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
     entry e;
+    uint64_t vb = 0;
+    int in_place = 0;
 
-    if (l->t && l->e.size == size && !v->aliases_old) {
+    if (l->t && !v->aliases_old) {
+        vb = arena_vbase(&sh->ar, l->ref);
+        in_place = entry_size((uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at > 0) ==
+                   l->e.size;
+    }
+    if (in_place) {
         /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
-        uint8_t *p = l->e.base;
-        entry_init(p, l->e.flags & ~ENT_DEAD, key, (uint32_t)klen, (uint32_t)vlen, ver,
-                   expire_at, &e);
+        entry_init(l->e.base, l->e.flags & ~ENT_DEAD, key, (uint32_t)klen, (uint32_t)vlen, ver,
+                   vb, expire_at, &e);
         vsrc_copy(e.val, v);
     } else {
-        uint32_t ref;
-        uint8_t *p = arena_alloc(&sh->ar, size, &ref, ARENA_NONE);
+        uint32_t ref, size;
+        uint8_t *p = arena_alloc_entry(&sh->ar, (uint32_t)klen, (uint32_t)vlen, expire_at > 0,
+                                       ver, ARENA_NONE, &ref, &vb, &size);
         if (!p)
             return MNEMO_ENOMEM;
-        entry_init(p, ENT_TYPE_STRING, key, (uint32_t)klen, (uint32_t)vlen, ver, expire_at, &e);
+        entry_init(p, ENT_TYPE_STRING, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at,
+                   &e);
         vsrc_copy(e.val, v);
         if (l->t) {
             l->t->refs[l->slot] = ref;
@@ -239,13 +246,14 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     if (at <= 0 && !old->exp)
         return MNEMO_OK;
     /* Adding or dropping the 8-byte field changes the entry's size: rewrite it. */
-    uint32_t size = (uint32_t)entry_size(old->klen, old->vlen, at > 0);
-    uint32_t ref;
-    uint8_t *p = arena_alloc(&sh->ar, size, &ref, ARENA_NONE);
+    uint32_t ref, size;
+    uint64_t vb;
+    uint8_t *p = arena_alloc_entry(&sh->ar, old->klen, old->vlen, at > 0, entry_version(old),
+                                   ARENA_NONE, &ref, &vb, &size);
     if (!p)
         return MNEMO_ENOMEM;
     entry e;
-    entry_init(p, old->flags & ~ENT_DEAD, old->key, old->klen, old->vlen, entry_version(old),
+    entry_init(p, old->flags & ~ENT_DEAD, old->key, old->klen, old->vlen, entry_version(old), vb,
                at, &e);
     memcpy(e.val, old->val, old->vlen);
     l->t->refs[l->slot] = ref;
@@ -299,10 +307,15 @@ static void compact(shard *sh, uint32_t victim)
         uint32_t slot, nref;
         if (!slot_of_ref(sh, entry_hash(&e), ref, &t, &slot))
             abort(); /* a live entry the index does not know: memory is corrupt */
-        uint8_t *p = arena_alloc(a, e.size, &nref, victim);
+        uint32_t size;
+        uint64_t vb;
+        uint8_t *p = arena_alloc_entry(a, e.klen, e.vlen, e.exp != NULL, e.version, victim, &nref,
+                                       &vb, &size);
         if (!p)
             return; /* out of memory: try again another time */
-        memcpy(p, e.base, e.size);
+        entry ne; /* re-encoded: the version against the new segment's base */
+        entry_init(p, e.flags, e.key, e.klen, e.vlen, e.version, vb, entry_expire_at(&e), &ne);
+        memcpy(ne.val, e.val, e.vlen);
         t->refs[slot] = nref;
         arena_release(a, ref, e.size); /* frees the victim after its last live entry */
     }

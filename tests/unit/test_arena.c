@@ -7,21 +7,36 @@ static void test_entry_layout(void)
 {
     uint8_t buf[128];
     entry e;
-    CHECK_EQ(entry_size(16, 32, 0), 59);
-    CHECK_EQ(entry_size(16, 32, 1), 67);
-    CHECK_EQ(entry_size(200, 70000, 0), 1 + 2 + 3 + 8 + 200 + 70000);
-    entry_init(buf, ENT_TYPE_STRING, "0123456789abcdef", 16, 32, 0x1122334455667788ull, 0, &e);
-    CHECK_EQ(e.size, 59);
-    CHECK(e.exp == NULL);
-    CHECK_U64_EQ(entry_version(&e), 0x1122334455667788ull);
-    CHECK_MEM_EQ(e.key, e.klen, "0123456789abcdef", 16);
-    entry_init(buf, ENT_TYPE_STRING, "k", 1, 3, 7, 1700000000123, &e);
+    uint64_t base = 1700000000000ull << 16;
+    /* Version delta 0..63 takes one byte: 1 + 1 + 1 + 1 + 16 + 32. */
+    CHECK_EQ(entry_size(16, 32, base, base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, base + 63, base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, base + 64, base, 0), 53);
+    /* A second later: 2^16 * 1000 ticks -> zigzag 2^27: 4 bytes. */
+    CHECK_EQ(entry_size(16, 32, base + (1000ull << 16), base, 0), 55);
+    CHECK_EQ(entry_size(16, 32, base, base, 1), 60);
+    /* Older than the base (compaction moving an old entry): zigzag keeps it small. */
+    CHECK_EQ(entry_size(16, 32, base - 1, base, 0), 52);
+    CHECK_EQ(entry_size(200, 70000, base, base, 0), 1 + 2 + 3 + 1 + 200 + 70000);
+    uint64_t vers[] = {0, 1, base - 5, base, base + 12345678, UINT64_MAX, 0x8000000000000000ull};
+    for (size_t i = 0; i < sizeof(vers) / sizeof(vers[0]); i++) {
+        entry_init(buf, ENT_TYPE_STRING, "0123456789abcdef", 16, 32, vers[i], base, 0, &e);
+        CHECK_EQ(e.size, entry_size(16, 32, vers[i], base, 0));
+        CHECK(e.exp == NULL);
+        CHECK_U64_EQ(entry_version(&e), vers[i]);
+        CHECK_MEM_EQ(e.key, e.klen, "0123456789abcdef", 16);
+        entry d;
+        entry_decode(buf, base, &d);
+        CHECK_U64_EQ(d.version, vers[i]);
+    }
+    entry_init(buf, ENT_TYPE_STRING, "k", 1, 3, base + 7, base, 1700000000123, &e);
     CHECK(e.flags & ENT_TTL);
     CHECK_EQ(entry_expire_at(&e), 1700000000123);
     memcpy(e.val, "abc", 3);
     entry d;
-    entry_decode(buf, &d);
-    CHECK_EQ(d.size, entry_size(1, 3, 1));
+    entry_decode(buf, base, &d);
+    CHECK_EQ(d.size, entry_size(1, 3, base + 7, base, 1));
+    CHECK_U64_EQ(d.version, base + 7);
     CHECK_MEM_EQ(d.val, d.vlen, "abc", 3);
     /* varints at their boundaries */
     uint32_t vals[] = {0, 127, 128, 16383, 16384, (1u << 21) - 1, 1u << 21, UINT32_MAX};
@@ -35,36 +50,55 @@ static void test_entry_layout(void)
     }
 }
 
-static uint32_t put(arena *a, uint32_t size, uint8_t fill)
+/* Allocates an entry with a value of about `size` bytes (the header takes 4-5 more). */
+static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, uint32_t *size)
 {
     uint32_t ref;
-    uint8_t *p = arena_alloc(a, size, &ref, ARENA_NONE);
+    uint64_t vb;
+    uint8_t *p = arena_alloc_entry(a, 1, vlen, 0, version, ARENA_NONE, &ref, &vb, size);
     ASSERT(p != NULL);
-    memset(p, fill, size);
-    p[0] = ENT_TYPE_STRING; /* not dead */
+    entry e;
+    entry_init(p, ENT_TYPE_STRING, "k", 1, vlen, version, vb, 0, &e);
+    memset(e.val, fill, vlen);
     return ref;
+}
+
+static uint32_t put(arena *a, uint32_t vlen, uint8_t fill)
+{
+    uint32_t size;
+    return put_v(a, vlen, fill, 1000, &size);
 }
 
 static void test_alloc_and_release(void)
 {
     arena a;
     arena_init(&a);
-    uint32_t r1 = put(&a, 100, 1), r2 = put(&a, 200, 2);
+    uint32_t s1, s2;
+    uint32_t r1 = put_v(&a, 100, 1, 1000, &s1), r2 = put_v(&a, 200, 2, 1001, &s2);
     CHECK_EQ(r1 >> 16, r2 >> 16); /* same head segment */
-    CHECK_EQ((r2 & 0xffff) - (r1 & 0xffff), 100);
-    CHECK_EQ(a.live_bytes, 300);
+    CHECK_EQ((r2 & 0xffff) - (r1 & 0xffff), s1);
+    CHECK_EQ(s1, 1 + 1 + 1 + 1 + 1 + 100);
+    CHECK_EQ(s2, 1 + 1 + 2 + 1 + 1 + 200);
+    CHECK_EQ(a.live_bytes, s1 + s2);
+    CHECK_U64_EQ(arena_vbase(&a, r2), 1000);
     CHECK(a.alloc_bytes >= ARENA_SEG_MIN);
-    /* A large entry gets a segment of its own, freed when it dies. */
+    entry e;
+    entry_decode(arena_ptr(&a, r2), arena_vbase(&a, r2), &e);
+    CHECK_U64_EQ(e.version, 1001);
+    /* A large entry gets a segment of its own, based at its version, freed when it dies. */
     uint64_t before = a.alloc_bytes;
-    uint32_t big = put(&a, 100000, 3);
+    uint32_t sb;
+    uint32_t big = put_v(&a, 100000, 3, 5000, &sb);
     CHECK_EQ(big & 0xffff, 0);
+    CHECK_U64_EQ(arena_vbase(&a, big), 5000);
     CHECK(a.alloc_bytes >= before + 100000);
-    arena_release(&a, big, 100000);
+    arena_release(&a, big, sb);
     CHECK_EQ(a.alloc_bytes, before);
-    CHECK(arena_ptr(&a, r1)[1] == 1);
-    arena_release(&a, r1, 100);
+    entry_decode(arena_ptr(&a, r1), arena_vbase(&a, r1), &e);
+    CHECK(e.val[0] == 1);
+    arena_release(&a, r1, s1);
     CHECK(arena_ptr(&a, r1)[0] & ENT_DEAD);
-    CHECK_EQ(a.live_bytes, 200);
+    CHECK_EQ(a.live_bytes, s2);
     arena_free_all(&a);
     CHECK_EQ(a.alloc_bytes, 0);
 }
@@ -74,16 +108,18 @@ static void test_segments_fill_and_free(void)
     arena a;
     arena_init(&a);
     enum { N = 20000 };
-    static uint32_t refs[N];
+    static uint32_t refs[N], sizes[N];
     for (int i = 0; i < N; i++)
-        refs[i] = put(&a, 59, (uint8_t)i);
+        refs[i] = put_v(&a, 54, (uint8_t)i, 1000 + (uint64_t)i, &sizes[i]);
     CHECK(a.nsegs > 10);
-    CHECK_EQ(a.live_bytes, (uint64_t)N * 59);
+    /* A new segment is based at its first entry's version, so deltas stay small. */
+    for (int i = 0; i < N; i++)
+        CHECK(sizes[i] <= 1 + 1 + 1 + 3 + 1 + 54);
     /* Everything in a sealed segment gone: the segment is freed at once. */
     uint32_t seg0 = refs[0] >> 16;
     uint64_t before = a.alloc_bytes;
     for (int i = 0; i < N && (refs[i] >> 16) == seg0; i++)
-        arena_release(&a, refs[i], 59);
+        arena_release(&a, refs[i], sizes[i]);
     CHECK(a.segs[seg0].base == NULL);
     CHECK(a.alloc_bytes < before);
     /* Kill 3 of 4 entries in one segment: it becomes the compaction victim. */
@@ -91,7 +127,7 @@ static void test_segments_fill_and_free(void)
     int k = 0;
     for (int i = 0; i < N; i++)
         if ((refs[i] >> 16) == segv && (k++ % 4))
-            arena_release(&a, refs[i], 59);
+            arena_release(&a, refs[i], sizes[i]);
     CHECK_EQ(arena_pick_victim(&a), segv);
     CHECK(arena_garbage(&a) > 0);
     /* Freed ids are reused. */
