@@ -9,17 +9,6 @@
 #include "engine/store_int.h"
 #include "util/hash.h"
 
-static int check(mnemo_store *st, unsigned db, const void *key, size_t klen)
-{
-    if (!st || (!key && klen))
-        return MNEMO_EINVAL;
-    if (db >= st->cfg.databases)
-        return MNEMO_EDB;
-    if (klen > st->cfg.max_key_size)
-        return MNEMO_ETOOBIG;
-    return MNEMO_OK;
-}
-
 /* Locks global shards a and b (possibly equal) in ascending order. */
 static int lock2(mnemo_store *st, size_t a, size_t b)
 {
@@ -75,14 +64,14 @@ static int transfer(mnemo_store *st, unsigned db, const void *src, size_t slen, 
 int mnemo_rename(mnemo_store *st, unsigned db, const void *src, size_t src_len, const void *dst,
                  size_t dst_len, int nx)
 {
-    int rc = check(st, db, src, src_len);
-    if (rc || (rc = check(st, db, dst, dst_len)))
+    int rc = store_check_key(st, db, src, src_len);
+    if (rc || (rc = store_check_key(st, db, dst, dst_len)))
         return rc;
     uint64_t hs = hash_bytes(src, src_len), hd = hash_bytes(dst, dst_len);
     size_t is = store_shard_index(st, db, hs), id = store_shard_index(st, db, hd);
     if ((rc = lock2(st, is, id)))
         return rc;
-    if (src_len == dst_len && memcmp(src, dst, src_len) == 0) {
+    if (src_len == dst_len && (src_len == 0 || memcmp(src, dst, src_len) == 0)) {
         op o = {st, db, 0};
         loc l;
         rc = shard_find(&st->shards[is], &o, src, src_len, hs, &l)
@@ -98,10 +87,10 @@ int mnemo_rename(mnemo_store *st, unsigned db, const void *src, size_t src_len, 
 int mnemo_copy(mnemo_store *st, unsigned src_db, const void *src, size_t src_len,
                unsigned dst_db, const void *dst, size_t dst_len, int replace)
 {
-    int rc = check(st, src_db, src, src_len);
-    if (rc || (rc = check(st, dst_db, dst, dst_len)))
+    int rc = store_check_key(st, src_db, src, src_len);
+    if (rc || (rc = store_check_key(st, dst_db, dst, dst_len)))
         return rc;
-    if (src_db == dst_db && src_len == dst_len && memcmp(src, dst, src_len) == 0)
+    if (src_db == dst_db && src_len == dst_len && (src_len == 0 || memcmp(src, dst, src_len) == 0))
         return MNEMO_EINVAL;
     uint64_t hs = hash_bytes(src, src_len), hd = hash_bytes(dst, dst_len);
     size_t is = store_shard_index(st, src_db, hs), id = store_shard_index(st, dst_db, hd);
@@ -114,8 +103,8 @@ int mnemo_copy(mnemo_store *st, unsigned src_db, const void *src, size_t src_len
 
 int mnemo_move(mnemo_store *st, unsigned db, const void *key, size_t klen, unsigned dst_db)
 {
-    int rc = check(st, db, key, klen);
-    if (rc || (rc = check(st, dst_db, key, klen)))
+    int rc = store_check_key(st, db, key, klen);
+    if (rc || (rc = store_check_key(st, dst_db, key, klen)))
         return rc;
     if (db == dst_db)
         return MNEMO_EINVAL;
@@ -232,7 +221,7 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
 
 int mnemo_key_memory(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *bytes)
 {
-    int rc = check(st, db, key, klen);
+    int rc = store_check_key(st, db, key, klen);
     if (rc)
         return rc;
     uint64_t h = hash_bytes(key, klen);

@@ -123,7 +123,7 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
         if (klen < 0x80 && b[1] != klen)
             continue;
         decode_ref(sh, ref, &l->e);
-        if (l->e.klen == klen && memcmp(l->e.key, key, klen) == 0) {
+        if (l->e.klen == klen && (klen == 0 || memcmp(l->e.key, key, klen) == 0)) {
             l->t = t;
             l->slot = s;
             l->ref = ref;

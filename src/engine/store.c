@@ -235,7 +235,7 @@ unsigned mnemo_databases(const mnemo_store *st)
 
 /* ---- helpers for single-key operations ----------------------------------------------------- */
 
-static int check_key(mnemo_store *st, unsigned db, const void *key, size_t klen)
+int store_check_key(mnemo_store *st, unsigned db, const void *key, size_t klen)
 {
     if (!st || (!key && klen))
         return MNEMO_EINVAL;
@@ -262,6 +262,16 @@ static void unlock_after_write(mnemo_store *st, shard *sh)
 {
     shard_maintain_after_write(sh);
     unlock_shard(st, sh);
+}
+
+/* Hands a value filled under the lock to the caller's *out (or frees it). Returns rc. */
+static int give_value(int rc, mnemo_value *tmp, mnemo_value *out)
+{
+    if (rc == MNEMO_OK && out)
+        *out = *tmp;
+    else
+        free(tmp->data);
+    return rc;
 }
 
 static int copy_value(const entry *e, const void *p, size_t len, mnemo_value *out)
@@ -344,7 +354,7 @@ int store_set_expiry(mnemo_store *st, op *o, const mnemo_set_opts *opts, int64_t
 int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const void *value,
               size_t vlen, const mnemo_set_opts *opts, mnemo_value *old, uint64_t *version_out)
 {
-    int rc = check_key(st, db, key, klen);
+    int rc = store_check_key(st, db, key, klen);
     if (rc)
         return rc;
     if (!value && vlen)
@@ -401,7 +411,7 @@ out:
 int mnemo_get_with(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_read_fn fn,
                    void *ctx)
 {
-    int rc = check_key(st, db, key, klen);
+    int rc = store_check_key(st, db, key, klen);
     if (rc)
         return rc;
     uint64_t h = hash_bytes(key, klen);
@@ -459,7 +469,7 @@ typedef int (*keyop_fn)(shard *sh, op *o, loc *l, int found, uint64_t h, void *a
 static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int inserts,
                  keyop_fn fn, void *arg)
 {
-    int rc = check_key(st, db, key, klen);
+    int rc = store_check_key(st, db, key, klen);
     if (rc)
         return rc;
     uint64_t h = hash_bytes(key, klen);
@@ -517,12 +527,7 @@ int mnemo_getdel(mnemo_store *st, unsigned db, const void *key, size_t klen, mne
 {
     mnemo_value tmp = {0};
     struct del_arg a = {0, 0, &tmp};
-    int rc = keyop(st, db, key, klen, 0, del_fn, &a);
-    if (rc == MNEMO_OK && out)
-        *out = tmp;
-    else
-        free(tmp.data);
-    return rc;
+    return give_value(keyop(st, db, key, klen, 0, del_fn, &a), &tmp, out);
 }
 
 /* ---- expiration ---------------------------------------------------------------------------- */
@@ -661,12 +666,7 @@ int mnemo_getex(mnemo_store *st, unsigned db, const void *key, size_t klen, int6
     }
     mnemo_value tmp = {0};
     struct exp_arg a = {when, flags, NULL, &tmp};
-    int rc = keyop(st, db, key, klen, 0, getex_fn, &a);
-    if (rc == MNEMO_OK && out)
-        *out = tmp;
-    else
-        free(tmp.data);
-    return rc;
+    return give_value(keyop(st, db, key, klen, 0, getex_fn, &a), &tmp, out);
 }
 
 /* ---- numbers and string edits -------------------------------------------------------------- */
@@ -829,12 +829,7 @@ int mnemo_getrange(mnemo_store *st, unsigned db, const void *key, size_t klen, i
 {
     mnemo_value tmp = {0};
     struct range_arg a = {start, end, &tmp};
-    int rc = keyop(st, db, key, klen, 0, getrange_fn, &a);
-    if (rc == MNEMO_OK && out)
-        *out = tmp;
-    else
-        free(tmp.data);
-    return rc;
+    return give_value(keyop(st, db, key, klen, 0, getrange_fn, &a), &tmp, out);
 }
 
 static int setrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)

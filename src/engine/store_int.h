@@ -81,6 +81,9 @@ static inline void store_event(mnemo_store *st, mnemo_event ev, unsigned db, con
         st->cfg.hook(st->cfg.hook_ctx, ev, db, key, klen, version);
 }
 
+/* Validates a single-key call's arguments: MNEMO_OK, MNEMO_EINVAL, MNEMO_EDB, MNEMO_ETOOBIG. */
+int store_check_key(mnemo_store *st, unsigned db, const void *key, size_t klen);
+
 /* Resolves the expiration a set asks for (store.c): *at = absolute deadline, 0 = none,
  * -1 = keep the existing entry's. Returns MNEMO_OK, MNEMO_ETTL or MNEMO_EINVAL. */
 int store_set_expiry(mnemo_store *st, op *o, const mnemo_set_opts *opts, int64_t *at);
