@@ -109,7 +109,7 @@ typedef struct mnemo_config {
     int64_t max_ttl_ms;      /* larger TTLs are MNEMO_ETTL; default 0 = no maximum */
     int background_thread;   /* 1 (default): a thread runs active expiry; 0: the embedder calls
                                 mnemo_store_maintain() */
-    unsigned hz;             /* background cycles per second; default 10 */
+    unsigned hz;             /* background cycles per second; default 10; 1..500 */
     mnemo_hook_fn hook;      /* NULL (default): no hook */
     void *hook_ctx;
     unsigned hook_events;    /* bitwise OR of mnemo_event; default 0 = none */
@@ -128,7 +128,8 @@ typedef struct mnemo_store mnemo_store;
 /*
  * Opens a new, empty store. `cfg` may be NULL for the defaults; it is copied.
  * On MNEMO_OK, *out is a handle the caller releases with mnemo_store_free().
- * Errors: MNEMO_EINVAL (a setting out of range), MNEMO_ENOMEM.
+ * Errors: MNEMO_EINVAL (a setting out of range; max_key_size + max_value_size above 2 GiB;
+ * min_ttl_ms > max_ttl_ms; default_ttl_ms outside them), MNEMO_ENOMEM.
  */
 int mnemo_store_open(const mnemo_config *cfg, mnemo_store **out);
 
@@ -299,7 +300,7 @@ int mnemo_getex(mnemo_store *store, unsigned db, const void *key, size_t key_len
 int mnemo_incr(mnemo_store *store, unsigned db, const void *key, size_t key_len, int64_t delta,
                int64_t *result);
 
-#define MNEMO_FLOAT_STRLEN 48
+#define MNEMO_FLOAT_STRLEN 5120 /* room for any long double in full, as Redis prints it */
 /* Adds `delta` to the float stored at key (missing = 0), storing the result as Redis's
  * INCRBYFLOAT does (shortest exact decimal of a long double, no exponent). `out` (may be NULL)
  * receives that text, NUL-terminated; *out_len its length.
@@ -452,8 +453,9 @@ int mnemo_key_memory(mnemo_store *store, unsigned db, const void *key, size_t ke
  * every database), in the global order, so transactions cannot deadlock. Until
  * mnemo_txn_end(), the calling thread may make any API call on declared keys (and, with
  * whole_store, any call at all): those calls use the held locks and are invisible to other
- * threads until the end, which block on those shards meanwhile. A call on an undeclared key
- * returns MNEMO_ETXN. Only the thread that began a transaction may use or end it, and it may
+ * threads until the end, which block on those shards meanwhile. A call that needs a shard the
+ * transaction does not hold returns MNEMO_ETXN (locks are per shard: an undeclared key that
+ * shares a shard with a declared one is not refused). Only the thread that began a transaction may use or end it, and it may
  * run one at a time (a second begin is MNEMO_EINVAL). Keep transactions short.
  * ------------------------------------------------------------------------------------------- */
 typedef struct mnemo_txn mnemo_txn;

@@ -65,7 +65,8 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         mnemo_config_init(&cfg);
     if (cfg.databases < 1 || cfg.databases > 1024 || cfg.shards < 1 || cfg.shards > 65536 ||
         cfg.max_key_size < 1 || cfg.max_value_size < 1 ||
-        cfg.max_key_size + cfg.max_value_size > STORE_MAX_ITEM_BYTES || cfg.default_ttl_ms < 0 ||
+        cfg.max_key_size > STORE_MAX_ITEM_BYTES ||
+        cfg.max_value_size > STORE_MAX_ITEM_BYTES - cfg.max_key_size || cfg.default_ttl_ms < 0 ||
         cfg.min_ttl_ms < 0 || cfg.max_ttl_ms < 0 ||
         (cfg.max_ttl_ms && cfg.min_ttl_ms > cfg.max_ttl_ms) || cfg.hz < 1 || cfg.hz > 500)
         return MNEMO_EINVAL;
