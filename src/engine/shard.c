@@ -62,21 +62,38 @@ static inline uint64_t entry_hash(const entry *e)
 
 /* ---- resizing ------------------------------------------------------------------------------ */
 
-/* Moves up to `budget` entries from old into tab. */
+/* Moves up to `budget` entries from old into tab. Every move reads its entry (to rehash the key)
+ * and writes a random slot of tab: both are cache misses on a big shard, so entries go in
+ * batches whose loads are issued (prefetched) before any is used, letting the misses overlap. */
+#define MIGRATE_BATCH 16u
+
 static void migrate(shard *sh, uint32_t budget)
 {
     table *o = &sh->old;
+    uint32_t slots[MIGRATE_BATCH];
+    uint64_t hs[MIGRATE_BATCH];
     while (o->count && budget && sh->mig_pos < o->cap) {
-        uint32_t s = sh->mig_pos;
-        if (o->ctrl[s] >= 0x80) {
-            entry e;
-            decode_ref(sh, o->refs[s], &e);
-            uint64_t h = entry_hash(&e);
-            table_put(&sh->tab, table_insert_slot(&sh->tab, h), h, o->refs[s]);
-            table_remove(o, s);
-            budget--;
+        unsigned n = 0;
+        while (n < MIGRATE_BATCH && n < budget && sh->mig_pos < o->cap) {
+            uint32_t s = sh->mig_pos++;
+            if (o->ctrl[s] >= 0x80) {
+                slots[n++] = s;
+                __builtin_prefetch(arena_ptr(&sh->ar, o->refs[s]));
+            }
         }
-        sh->mig_pos++;
+        for (unsigned i = 0; i < n; i++) {
+            entry e;
+            decode_ref(sh, o->refs[slots[i]], &e);
+            hs[i] = entry_hash(&e);
+            uint32_t home = table_home(sh->tab.cap, hs[i]);
+            __builtin_prefetch(&sh->tab.ctrl[home], 1);
+            __builtin_prefetch(&sh->tab.refs[home], 1);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            table_put(&sh->tab, table_insert_slot(&sh->tab, hs[i]), hs[i], o->refs[slots[i]]);
+            table_remove(o, slots[i]);
+        }
+        budget -= n;
     }
     if (o->count == 0)
         table_free(o);
