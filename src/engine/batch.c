@@ -159,10 +159,11 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
     if (rc)
         return rc;
     op o = {st, db, 0};
+    for (int stage = 0; stage < 2; stage++)
+        for (size_t i = 0; i < n; i++)
+            shard_prefetch(store_shard(st, db, b.h[i]), b.h[i], stage);
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
-        if (i + 1 < n)
-            __builtin_prefetch(store_shard(st, db, b.h[i + 1])->tab.ctrl);
         loc l;
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
         sh->gets++;

@@ -152,6 +152,24 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
     return 0;
 }
 
+void shard_prefetch(const shard *sh, uint64_t h, int stage)
+{
+    const table *t = &sh->tab;
+    if (!t->cap)
+        return;
+    uint32_t home = table_home(t->cap, h);
+    if (stage == 0) {
+        __builtin_prefetch(&t->ctrl[home]);
+        __builtin_prefetch(&t->refs[home]);
+        return;
+    }
+    table_probe p;
+    table_probe_start(t, h, &p);
+    uint32_t s = table_probe_next(t, &p);
+    if (s != UINT32_MAX)
+        __builtin_prefetch(arena_ptr(&sh->ar, t->refs[s]));
+}
+
 int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l)
 {
     l->t = NULL;

@@ -84,6 +84,11 @@ uint64_t shard_keys(const shard *sh);
  * Returns MNEMO_OK or MNEMO_ENOMEM. */
 int shard_prepare_insert(shard *sh);
 
+/* Warms the cache for a coming lookup of hash h: stage 0 loads the home slot's control bytes
+ * and refs, stage 1 (after stage 0 for a whole batch) the first candidate entry. Lets a batch's
+ * independent misses overlap instead of paying them one after another. */
+void shard_prefetch(const shard *sh, uint64_t h, int stage);
+
 /* Looks the key up (hash h). Expired entries are removed on the way (an expire event) and count
  * as missing. Returns 1 and fills *l if found, else 0 (l->insert set). */
 int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l);
