@@ -1,0 +1,304 @@
+/*
+ * cmd.c — command lookup, the dispatcher, MULTI queueing, and shared argument helpers.
+ *
+ * Lookup is an open-addressing hash over the lower-cased name, built once at startup and
+ * read-only afterwards (so workers read it without a lock). The dispatcher applies Redis's
+ * checks in Redis's order: unknown command, authentication, arity, subcommand, MULTI.
+ */
+#include "server/cmd.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config.h"
+#include "server/reply.h"
+#include "server/server.h"
+#include "util/num.h"
+
+#define INDEX_SLOTS 1024 /* power of two, well above the number of commands */
+
+static const command *cmd_index[INDEX_SLOTS];
+static size_t ncommands;
+
+static const command *const tables[] = {cmd_string_table, cmd_keys_table, cmd_server_table,
+                                        cmd_conn_table,   cmd_txn_table,  cmd_mnemo_table, cmd_command_table};
+
+static uint32_t name_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+static int name_eq(const char *name, const char *s, size_t n)
+{
+    return name[strnlen(name, n)] == 0 && strlen(name) == n && strncasecmp(name, s, n) == 0;
+}
+
+void cmd_init(void)
+{
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        for (const command *c = tables[t]; c->name; c++) {
+            uint32_t i = name_hash(c->name, strlen(c->name)) & (INDEX_SLOTS - 1);
+            while (cmd_index[i])
+                i = (i + 1) & (INDEX_SLOTS - 1);
+            cmd_index[i] = c;
+            ncommands++;
+        }
+    }
+}
+
+const command *cmd_lookup(const char *name, size_t len)
+{
+    if (len > 64)
+        return NULL;
+    uint32_t i = name_hash(name, len) & (INDEX_SLOTS - 1);
+    while (cmd_index[i]) {
+        if (name_eq(cmd_index[i]->name, name, len))
+            return cmd_index[i];
+        i = (i + 1) & (INDEX_SLOTS - 1);
+    }
+    return NULL;
+}
+
+const command *cmd_lookup_sub(const command *parent, const char *name, size_t len)
+{
+    size_t plen = strlen(parent->name);
+    if (!parent->subs)
+        return NULL;
+    for (const command *s = parent->subs; s->name; s++)
+        if (name_eq(s->name + plen + 1, name, len))
+            return s;
+    return NULL;
+}
+
+void cmd_foreach(void (*fn)(void *ctx, const command *cmd), void *ctx)
+{
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (const command *c = tables[t]; c->name; c++)
+            fn(ctx, c);
+}
+
+size_t cmd_count(void)
+{
+    return ncommands;
+}
+
+int cmd_keys(const command *cmd, int argc, resp_arg *argv,
+             void (*fn)(void *ctx, const resp_arg *key), void *ctx)
+{
+    if (cmd->first <= 0)
+        return 0;
+    int last = cmd->last < 0 ? argc + cmd->last : cmd->last;
+    int step = cmd->step > 0 ? cmd->step : 1;
+    int n = 0;
+    for (int i = cmd->first; i <= last && i < argc; i += step) {
+        fn(ctx, &argv[i]);
+        n++;
+    }
+    return n;
+}
+
+/* ---- argument helpers ----------------------------------------------------------------------- */
+
+int arg_eq(const resp_arg *a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a->len == n && strncasecmp(a->ptr, lit, n) == 0;
+}
+
+int arg_ll(const resp_arg *a, long long *out)
+{
+    return resp_string2ll(a->ptr, a->len, out);
+}
+
+int arg_ll_or_reply(conn *c, const resp_arg *a, long long *out)
+{
+    if (resp_string2ll(a->ptr, a->len, out))
+        return 1;
+    reply_err(c, ERR_NOTINT);
+    return 0;
+}
+
+void reply_errf(conn *c, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    c->werr |= resp_write_error(&c->out, buf, (size_t)n);
+}
+
+void reply_status(conn *c, int st)
+{
+    switch (st) {
+    case MNEMO_ENOTINT:
+        reply_err(c, ERR_NOTINT);
+        break;
+    case MNEMO_ENOTFLOAT:
+        reply_err(c, ERR_NOTFLOAT);
+        break;
+    case MNEMO_EOVERFLOW:
+        reply_err(c, ERR_OVERFLOW);
+        break;
+    case MNEMO_ETOOBIG:
+        reply_err(c, ERR_TOOBIG);
+        break;
+    case MNEMO_ENOMEM:
+    case MNEMO_ENOSPACE:
+        reply_err(c, ERR_NOMEM);
+        break;
+    case MNEMO_EDB:
+        reply_err(c, ERR_DBRANGE);
+        break;
+    case MNEMO_ENOTFOUND:
+        reply_err(c, ERR_NOKEY);
+        break;
+    default:
+        reply_errf(c, "ERR %s", mnemo_strerror(st));
+    }
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+/* A printable copy of an argument for error texts: at most max bytes, stopping at a NUL as
+ * Redis's %s does. */
+static int arg_print_len(const resp_arg *a, size_t max)
+{
+    size_t n = a->len < max ? a->len : max;
+    const char *z = memchr(a->ptr, 0, n);
+    return (int)(z ? (size_t)(z - a->ptr) : n);
+}
+
+static void reply_unknown(conn *c, int argc, resp_arg *argv)
+{
+    char args[512];
+    size_t len = 0;
+    args[0] = 0;
+    for (int i = 1; i < argc && len < 128; i++) {
+        int n = snprintf(args + len, sizeof(args) - len, "'%.*s' ",
+                         arg_print_len(&argv[i], 128 - len), argv[i].ptr);
+        if (n > 0)
+            len += (size_t)n;
+    }
+    reply_errf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+               arg_print_len(&argv[0], 128), argv[0].ptr, args);
+}
+
+static int arity_ok(const command *cmd, int argc)
+{
+    return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+/* Copies a command into the MULTI queue. */
+static int queue_command(conn *c, const command *cmd, int argc, resp_arg *argv)
+{
+    size_t bytes = (size_t)argc * sizeof(resp_arg);
+    for (int i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    if (c->mq_len == c->mq_cap) {
+        int cap = c->mq_cap ? c->mq_cap * 2 : 8;
+        queued_cmd *q = realloc(c->mq, (size_t)cap * sizeof(*q));
+        if (!q)
+            return -1;
+        c->mq = q;
+        c->mq_cap = cap;
+    }
+    resp_arg *copy = malloc(bytes ? bytes : 1);
+    if (!copy)
+        return -1;
+    char *p = (char *)(copy + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        copy[i].ptr = p;
+        copy[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    c->mq[c->mq_len].cmd = cmd;
+    c->mq[c->mq_len].argc = argc;
+    c->mq[c->mq_len].argv = copy;
+    c->mq_len++;
+    atomic_store_explicit(&c->pub_multi, c->mq_len, memory_order_relaxed);
+    return 0;
+}
+
+void cmd_call(conn *c, const command *cmd, int argc, resp_arg *argv)
+{
+    atomic_store_explicit(&c->last_cmd, cmd, memory_order_relaxed);
+    cmd->fn(c, argc, argv);
+}
+
+static void reject(conn *c)
+{
+    if (c->flags & CONN_MULTI)
+        c->flags |= CONN_DIRTY_EXEC;
+}
+
+void cmd_dispatch(conn *c, int argc, resp_arg *argv)
+{
+    size_t mark = c->out.len;
+    int skip = (c->flags & CONN_REPLY_SKIP_NEXT) != 0;
+    c->flags &= ~(unsigned)CONN_REPLY_SKIP_NEXT;
+
+    const command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd) {
+        reply_unknown(c, argc, argv);
+        reject(c);
+        goto done;
+    }
+    if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
+        reply_err(c, "NOAUTH Authentication required.");
+        reject(c);
+        goto done;
+    }
+    if (!arity_ok(cmd, argc)) {
+        reply_errf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
+        reject(c);
+        goto done;
+    }
+    if (cmd->flags & CMD_CONTAINER) {
+        const command *sub = cmd_lookup_sub(cmd, argv[1].ptr, argv[1].len);
+        if (!sub) {
+            char up[64];
+            size_t n = argv[0].len < sizeof(up) - 1 ? argv[0].len : sizeof(up) - 1;
+            for (size_t i = 0; i < n; i++)
+                up[i] = (char)toupper((unsigned char)argv[0].ptr[i]);
+            up[n] = 0;
+            reply_errf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                       arg_print_len(&argv[1], 128), argv[1].ptr, up);
+            reject(c);
+            goto done;
+        }
+        if (!arity_ok(sub, argc)) {
+            reply_errf(c, "ERR wrong number of arguments for '%s' command", sub->name);
+            reject(c);
+            goto done;
+        }
+        cmd = sub;
+    }
+    if ((c->flags & CONN_MULTI) && !(cmd->flags & CMD_TXN_NOW)) {
+        if (cmd->flags & CMD_NOMULTI) {
+            reply_err(c, "ERR Command not allowed inside a transaction");
+            reject(c);
+        } else if (queue_command(c, cmd, argc, argv) != 0) {
+            reply_err(c, ERR_NOMEM);
+            reject(c);
+        } else {
+            reply_simple(c, "QUEUED");
+        }
+        goto done;
+    }
+    cmd_call(c, cmd, argc, argv);
+done:
+    if ((skip || (c->flags & CONN_REPLY_OFF)) && c->out.len >= mark && !c->werr)
+        c->out.len = mark;
+}

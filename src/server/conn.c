@@ -1,0 +1,459 @@
+/*
+ * conn.c — a connection's life: accept, read, parse, dispatch, write, close (see conn.h).
+ *
+ * Reads: level-triggered epoll. On readiness the worker reads into the free tail of qbuf (at
+ * least 16 KB, or as much as the argument the parser waits for); if the read filled the
+ * space, more may be waiting, so it parses, then reads again (at most READ_ROUNDS times per
+ * event, for fairness between connections). A read that does not fill the space has drained
+ * the socket, and no extra read(2) is spent to learn EAGAIN.
+ *
+ * Pipelining: every complete command in qbuf is executed before anything is written; the
+ * replies of the whole batch leave with one write(2). A partial write keeps the rest and arms
+ * EPOLLOUT; reading continues meanwhile (as Redis does), bounded by the output buffer limits.
+ *
+ * Errors: a protocol error is answered with Redis's text and the connection is closed once
+ * that reply is written; replies already produced for earlier commands of the same read go
+ * out first. Nothing else on the server is affected.
+ */
+#include "server/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "server/cmd.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/reply.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+#define QBUF_MIN ((size_t)16 * 1024)
+#define QBUF_KEEP ((size_t)256 * 1024) /* larger idle query buffers are given back */
+#define OUT_KEEP ((size_t)1024 * 1024) /* larger idle output buffers are given back */
+#define READ_ROUNDS 16
+
+static void format_addr(const struct sockaddr_storage *ss, int is_unix, const char *path,
+                        char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (is_unix) {
+        snprintf(buf, cap, "%s:0", path);
+        return;
+    }
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+        port = ntohs(s->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+        port = ntohs(s->sin6_port);
+    }
+    snprintf(buf, cap, "%s:%d", ip, port);
+}
+
+static void parser_limits(conn *c)
+{
+    resp_limits lim;
+    resp_limits_default(&lim);
+    lim.max_bulk = CFG(proto_max_bulk_len);
+    lim.unauthenticated = !c->authed;
+    c->parser.limits = lim;
+}
+
+conn *conn_create(worker *w, int fd, int is_unix)
+{
+    conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->kind = EV_CONN;
+    c->fd = fd;
+    c->w = w;
+    c->proto = 2;
+    c->authed = !config_auth_required();
+    c->id = atomic_fetch_add(&g_srv.next_client_id, 1) + 1;
+    c->ctime_ms = w->now_ms;
+    atomic_init(&c->last_ms, w->now_ms);
+    atomic_init(&c->pub_multi, -1);
+    c->fd0 = fd;
+    c->is_unix = is_unix;
+    resp_parser_init(&c->parser, NULL);
+    parser_limits(c);
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char path[128] = "";
+    if (is_unix)
+        config_get_string(&g_cfg.unixsocket, path, sizeof(path));
+    memset(&ss, 0, sizeof(ss));
+    getpeername(fd, (struct sockaddr *)&ss, &sl);
+    format_addr(&ss, is_unix, path, c->addr, sizeof(c->addr));
+    sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    format_addr(&ss, is_unix, path, c->laddr, sizeof(c->laddr));
+
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_warning("epoll_ctl: %s", strerror(errno));
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    WSTAT_ADD(w->nconns, 1);
+
+    pthread_mutex_lock(&g_srv.clients_lock);
+    c->rnext = g_srv.clients;
+    if (g_srv.clients)
+        g_srv.clients->rprev = c;
+    g_srv.clients = c;
+    pthread_mutex_unlock(&g_srv.clients_lock);
+    log_verbose("Accepted %s", c->addr);
+    return c;
+}
+
+void conn_close(conn *c, const char *why)
+{
+    worker *w = c->w;
+    if (c->flags & CONN_CLOSED)
+        return;
+    c->flags |= CONN_CLOSED;
+    if (why)
+        log_verbose("Client id=%llu addr=%s closed: %s", (unsigned long long)c->id, c->addr,
+                    why);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    WSTAT_ADD(w->nconns, -1);
+
+    pthread_mutex_lock(&g_srv.clients_lock);
+    if (c->rprev)
+        c->rprev->rnext = c->rnext;
+    else
+        g_srv.clients = c->rnext;
+    if (c->rnext)
+        c->rnext->rprev = c->rprev;
+    pthread_mutex_unlock(&g_srv.clients_lock);
+    /* Closed only once it has left the registry: a client that sees EOF never finds it in
+     * CLIENT LIST afterwards. */
+    close(c->fd); /* also removes it from the epoll set */
+    c->fd = -1;
+    atomic_fetch_sub(&g_srv.connected, 1);
+
+    c->next = w->graveyard;
+    w->graveyard = c;
+}
+
+void conn_free(conn *c)
+{
+    conn_discard_multi(c);
+    conn_unwatch(c);
+    free(c->mq);
+    free(c->watched);
+    resp_parser_deinit(&c->parser);
+    resp_buf_free(&c->out);
+    free(c->qbuf);
+    free(c->name);
+    free(c);
+}
+
+void conn_discard_multi(conn *c)
+{
+    for (int i = 0; i < c->mq_len; i++)
+        free(c->mq[i].argv);
+    c->mq_len = 0;
+    if (c->mq_cap > 64) {
+        free(c->mq);
+        c->mq = NULL;
+        c->mq_cap = 0;
+    }
+    c->flags &= ~(unsigned)(CONN_MULTI | CONN_DIRTY_EXEC);
+    atomic_store_explicit(&c->pub_multi, -1, memory_order_relaxed);
+}
+
+void conn_unwatch(conn *c)
+{
+    for (int i = 0; i < c->nwatched; i++)
+        free(c->watched[i].key);
+    c->nwatched = 0;
+}
+
+/* Arms EPOLLOUT while output is pending. A connection that is only waiting to send its last
+ * replies before closing no longer listens for input, so a client that keeps sending cannot
+ * make a level-triggered EPOLLIN fire in a loop. */
+static void set_events(conn *c, int want_write)
+{
+    int no_read = want_write && (c->flags & CONN_CLOSE_AFTER_REPLY);
+    int cur_write = !!(c->flags & CONN_WANT_WRITE), cur_noread = !!(c->flags & CONN_NO_READ);
+    if (cur_write == !!want_write && cur_noread == no_read)
+        return;
+    struct epoll_event ev = {.events = (no_read ? 0 : EPOLLIN) | (want_write ? EPOLLOUT : 0),
+                             .data.ptr = c};
+    epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->flags &= ~(unsigned)(CONN_WANT_WRITE | CONN_NO_READ);
+    if (want_write)
+        c->flags |= CONN_WANT_WRITE;
+    if (no_read)
+        c->flags |= CONN_NO_READ;
+}
+
+int conn_check_obl(conn *c, int64_t now_ms)
+{
+    size_t pending = conn_pending_out(c);
+    long long hard = CFG(obl[OBL_NORMAL].hard);
+    long long soft = CFG(obl[OBL_NORMAL].soft);
+    if (hard > 0 && pending >= (size_t)hard) {
+        log_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                    (unsigned long long)c->id, c->addr);
+        conn_close(c, NULL);
+        return -1;
+    }
+    if (soft > 0 && pending >= (size_t)soft) {
+        if (!c->obl_soft_since) {
+            c->obl_soft_since = now_ms;
+        } else if (now_ms - c->obl_soft_since >= CFG(obl[OBL_NORMAL].seconds) * 1000) {
+            log_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                        (unsigned long long)c->id, c->addr);
+            conn_close(c, NULL);
+            return -1;
+        }
+    } else {
+        c->obl_soft_since = 0;
+    }
+    return 0;
+}
+
+int conn_flush(conn *c)
+{
+    if (c->flags & CONN_CLOSED)
+        return -1;
+    if (c->osent < c->out.len)
+        atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
+    while (c->osent < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->osent, c->out.len - c->osent, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->osent += (size_t)n;
+            WSTAT_ADD(c->w->net_out, (uint64_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* Give back the sent prefix once it dominates the buffer. */
+            if (c->osent >= ((size_t)64 << 10) && c->osent * 2 >= c->out.len) {
+                resp_buf_consume(&c->out, c->osent);
+                c->osent = 0;
+            }
+            set_events(c, 1);
+            atomic_store_explicit(&c->pub_omem, conn_pending_out(c), memory_order_relaxed);
+            return conn_check_obl(c, c->w->now_ms);
+        }
+        conn_close(c, "write error");
+        return -1;
+    }
+    c->out.len = 0;
+    c->osent = 0;
+    c->obl_soft_since = 0;
+    if (c->out.cap > OUT_KEEP)
+        resp_buf_free(&c->out);
+    atomic_store_explicit(&c->pub_omem, 0, memory_order_relaxed);
+    set_events(c, 0);
+    if (c->flags & CONN_CLOSE_AFTER_REPLY) {
+        conn_close(c, "closed after reply");
+        return -1;
+    }
+    return 0;
+}
+
+void conn_trim_idle(conn *c, int64_t now_ms)
+{
+    if (now_ms - atomic_load_explicit(&c->last_ms, memory_order_relaxed) < 2000)
+        return;
+    if (c->qbuf && c->qlen == 0) {
+        free(c->qbuf);
+        c->qbuf = NULL;
+        c->qcap = 0;
+        c->qpos = 0;
+    }
+    if (c->out.cap && c->out.len == 0)
+        resp_buf_free(&c->out);
+}
+
+void conn_on_writable(conn *c)
+{
+    conn_flush(c);
+}
+
+/* Runs every complete command in the query buffer. */
+static void process_input(conn *c)
+{
+    while (c->qpos < c->qlen && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSED))) {
+        ssize_t n = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
+        if (n == RESP_EUNFIN)
+            break;
+        if (n < 0) {
+            const char *e = n == RESP_EPROTO ? resp_parser_error_reply(&c->parser)
+                                             : "ERR out of memory";
+            log_verbose("Protocol error from client id=%llu addr=%s: %s",
+                        (unsigned long long)c->id, c->addr, e);
+            c->werr |= resp_write_error(&c->out, e, strlen(e));
+            c->flags |= CONN_CLOSE_AFTER_REPLY;
+            c->qpos = c->qlen = 0;
+            break;
+        }
+        c->qpos += (size_t)n;
+        if (c->parser.argc == 0)
+            continue;
+        if (c->parser.argc > (size_t)1 << 30) {
+            reply_err(c, "ERR Protocol error: invalid multibulk length");
+            c->flags |= CONN_CLOSE_AFTER_REPLY;
+            break;
+        }
+        int authed_before = c->authed;
+        cmd_dispatch(c, (int)c->parser.argc, c->parser.argv);
+        WSTAT_ADD(c->w->commands, 1);
+        if (c->werr) {
+            conn_close(c, "out of memory for the reply");
+            return;
+        }
+        if (c->authed != authed_before)
+            parser_limits(c);
+        if (conn_pending_out(c) > ((size_t)64 << 10) && conn_check_obl(c, c->w->now_ms) < 0)
+            return;
+    }
+    if (c->qpos == c->qlen) {
+        c->qpos = c->qlen = 0;
+        /* No partial command is pending: pick up CONFIG SET proto-max-bulk-len. */
+        if (c->parser.limits.max_bulk != CFG(proto_max_bulk_len))
+            parser_limits(c);
+    }
+}
+
+/* Makes room to read: at least QBUF_MIN free bytes, or what the pending argument needs. */
+static int qbuf_make_room(conn *c)
+{
+    if (c->qpos > 0 && (c->qpos == c->qlen || c->qcap - c->qlen < QBUF_MIN)) {
+        memmove(c->qbuf, c->qbuf + c->qpos, c->qlen - c->qpos);
+        c->qlen -= c->qpos;
+        c->qpos = 0;
+    }
+    size_t need = c->qlen + QBUF_MIN;
+    size_t want = resp_parser_want(&c->parser); /* relative to the command's start, qpos */
+    if (want)
+        want += c->qpos;
+    if (want > need)
+        need = want;
+    if (need <= c->qcap)
+        return 0;
+    size_t cap = c->qcap ? c->qcap : QBUF_MIN;
+    while (cap < need)
+        cap *= 2;
+    if (want > 0 && want + QBUF_MIN < cap && want > c->qcap)
+        cap = want + QBUF_MIN; /* a big argument: read it in place, no doubling slack */
+    char *nb = realloc(c->qbuf, cap);
+    if (!nb)
+        return -1;
+    c->qbuf = nb;
+    c->qcap = cap;
+    return 0;
+}
+
+void conn_on_readable(conn *c)
+{
+    for (int round = 0; round < READ_ROUNDS; round++) {
+        if (c->flags & (CONN_CLOSED | CONN_CLOSE_AFTER_REPLY))
+            break;
+        if (qbuf_make_room(c) != 0) {
+            conn_close(c, "out of memory for the query buffer");
+            return;
+        }
+        size_t room = c->qcap - c->qlen;
+        ssize_t n = read(c->fd, c->qbuf + c->qlen, room);
+        if (n == 0) {
+            /* The peer closed (or half-closed) its side: replies to what it sent before are
+             * still worth a non-blocking attempt. */
+            if (conn_pending_out(c))
+                conn_flush(c);
+            conn_close(c, "client closed connection");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            conn_close(c, "read error");
+            return;
+        }
+        c->qlen += (size_t)n;
+        WSTAT_ADD(c->w->net_in, (uint64_t)n);
+        atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
+        if (c->qlen - c->qpos > (size_t)CFG(client_query_buffer_limit)) {
+            log_warning("Closing client id=%llu addr=%s that reached max query buffer length",
+                        (unsigned long long)c->id, c->addr);
+            conn_close(c, NULL);
+            return;
+        }
+        process_input(c);
+        if ((size_t)n < room)
+            break;
+    }
+    if (c->flags & CONN_CLOSED)
+        return;
+    if (c->qlen == 0 && c->qcap > QBUF_KEEP) {
+        free(c->qbuf);
+        c->qbuf = NULL;
+        c->qcap = 0;
+    }
+    atomic_store_explicit(&c->pub_qbuf, c->qlen - c->qpos, memory_order_relaxed);
+    if (conn_pending_out(c) > 0 || (c->flags & CONN_CLOSE_AFTER_REPLY))
+        conn_flush(c);
+}
+
+size_t conn_describe(conn *c, char *buf, size_t cap, int64_t now_ms)
+{
+    const command *cmd = atomic_load_explicit(&c->last_cmd, memory_order_relaxed);
+    char flags[8];
+    int nf = 0;
+    int multi = atomic_load_explicit(&c->pub_multi, memory_order_relaxed);
+    if (multi >= 0)
+        flags[nf++] = 'x';
+    if (c->is_unix)
+        flags[nf++] = 'U';
+    if (!nf)
+        flags[nf++] = 'N';
+    flags[nf] = 0;
+    int64_t last = atomic_load_explicit(&c->last_ms, memory_order_relaxed);
+    size_t qb = atomic_load_explicit(&c->pub_qbuf, memory_order_relaxed);
+    size_t om = atomic_load_explicit(&c->pub_omem, memory_order_relaxed);
+    int n = snprintf(buf, cap,
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%u "
+                     "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 "
+                     "rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
+                     "user=default redir=-1 resp=%d\n",
+                     (unsigned long long)c->id, c->addr, c->laddr, c->fd0, c->name ? c->name : "",
+                     (long long)((now_ms - c->ctime_ms) / 1000),
+                     (long long)((now_ms - last) / 1000), flags,
+                     atomic_load_explicit(&c->pub_db, memory_order_relaxed), multi, qb,
+                     (size_t)QBUF_MIN, om, sizeof(conn) + qb + om, om ? "w" : "",
+                     cmd ? cmd->name : "NULL", c->proto);
+    return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+}

@@ -1,0 +1,149 @@
+/*
+ * conn.h — one client connection: its buffers, its protocol state, its transaction state.
+ *
+ * A connection belongs to exactly one worker, which alone reads, writes and frees it; no lock
+ * protects its private fields. The few fields other threads read (CLIENT LIST, CLIENT KILL,
+ * INFO) are the "shared" block below: atomics, or the name, which is guarded by the server's
+ * clients_lock.
+ *
+ * Input:   qbuf[qpos..qlen) holds bytes read but not yet consumed. The parser sees
+ *          qbuf + qpos, so a command always starts at the parser's buf[0].
+ * Output:  replies are appended to `out` during a whole pipeline and written at the end of
+ *          the read batch with one write(2); out.data[osent..out.len) is what the kernel has not
+ *          taken yet (EPOLLOUT is armed while that is non-empty).
+ *
+ *   read(2) ──> qbuf ──resp_parse──> argv ──dispatch──> handler ──> out ──write(2)──> socket
+ */
+#ifndef MNEMO_SERVER_CONN_H
+#define MNEMO_SERVER_CONN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp/resp_parse.h"
+#include "resp/resp_write.h"
+
+struct worker;
+struct command;
+
+/* Handle kinds stored first in every object registered with epoll. */
+enum { EV_LISTENER = 1, EV_EVENTFD = 2, EV_CONN = 3 };
+
+/* conn.flags */
+enum {
+    CONN_CLOSE_AFTER_REPLY = 1 << 0, /* stop reading; close once the output is flushed */
+    CONN_CLOSED = 1 << 1,            /* closed, waiting to be freed at the end of the batch */
+    CONN_MULTI = 1 << 2,             /* inside MULTI: commands are queued */
+    CONN_DIRTY_EXEC = 1 << 3,        /* a command failed to queue: EXEC aborts */
+    CONN_WANT_WRITE = 1 << 4,        /* EPOLLOUT armed */
+    CONN_REPLY_OFF = 1 << 5,         /* CLIENT REPLY OFF */
+    CONN_REPLY_SKIP_NEXT = 1 << 6,   /* CLIENT REPLY SKIP: drop the next command's reply */
+    CONN_NO_READ = 1 << 7,           /* EPOLLIN disarmed (closing after the last reply) */
+};
+
+/* A command queued by MULTI: its arguments copied into one allocation. */
+typedef struct queued_cmd {
+    const struct command *cmd;
+    int argc;
+    resp_arg *argv; /* argv and the bytes it points to: one malloc block */
+} queued_cmd;
+
+/* A key watched by WATCH, with what it was when watched. */
+typedef struct watched_key {
+    unsigned db;
+    int present;
+    uint64_t version;
+    size_t len;
+    char *key;
+} watched_key;
+
+typedef struct conn {
+    int kind; /* EV_CONN */
+    int fd;
+    uint64_t id;
+    struct worker *w;
+    struct conn *prev, *next;   /* the worker's list */
+    struct conn *rprev, *rnext; /* the server's registry (clients_lock) */
+    unsigned flags;
+
+    /* protocol state */
+    int proto;    /* 2 or 3 */
+    int authed;   /* passed AUTH (or no password configured at connect time) */
+    unsigned db;
+    int werr;     /* a reply append failed: close after this command */
+
+    /* input */
+    char *qbuf;
+    size_t qpos, qlen, qcap;
+    resp_parser parser;
+
+    /* output */
+    resp_buf out;
+    size_t osent;
+    int64_t obl_soft_since; /* ms when the soft output limit was first exceeded, 0 = not */
+
+    /* transaction */
+    queued_cmd *mq;
+    int mq_len, mq_cap;
+    watched_key *watched;
+    int nwatched, watched_cap;
+    int in_exec;
+
+    /* shared with other threads (CLIENT LIST / KILL, INFO): constant after creation, atomics,
+     * or guarded by clients_lock */
+    char addr[64], laddr[64];
+    int fd0;     /* the socket's number, for CLIENT LIST (fd is -1 once closed) */
+    int is_unix; /* came in on the Unix socket */
+    char *name;                       /* clients_lock */
+    int64_t ctime_ms;
+    _Atomic int64_t last_ms;          /* last interaction */
+    _Atomic unsigned pub_db;
+    _Atomic(const struct command *) last_cmd;
+    _Atomic size_t pub_qbuf, pub_omem;
+    _Atomic int pub_multi;            /* queued commands, -1 outside MULTI */
+    _Atomic int kill;                 /* set by CLIENT KILL from any thread */
+} conn;
+
+/* Creates a connection for an accepted, non-blocking socket and registers it with the worker
+ * and the registry. Returns NULL (socket closed) on failure. */
+conn *conn_create(struct worker *w, int fd, int is_unix);
+
+/* Reads what the socket has, runs every complete command, writes the replies. */
+void conn_on_readable(conn *c);
+
+/* Sends pending output (EPOLLOUT). */
+void conn_on_writable(conn *c);
+
+/* Closes the socket now (pending output is dropped) and schedules the free for the end of the
+ * worker's event batch. Idempotent. */
+void conn_close(conn *c, const char *why);
+
+/* Frees a closed connection (the worker does it after each batch). */
+void conn_free(conn *c);
+
+/* Writes as much pending output as the socket takes; arms or disarms EPOLLOUT. Returns 0, or
+ * -1 if the connection was closed. */
+int conn_flush(conn *c);
+
+/* Checks the output buffer limits; closes the connection if they are exceeded (returns -1). */
+int conn_check_obl(conn *c, int64_t now_ms);
+
+/* Gives back the buffers of a connection idle for 2 seconds or more with nothing pending
+ * (as Redis's clientsCron does), so that many idle clients cost little memory. */
+void conn_trim_idle(conn *c, int64_t now_ms);
+
+/* Bytes of output waiting to be sent. */
+static inline size_t conn_pending_out(const conn *c)
+{
+    return c->out.len - c->osent;
+}
+
+/* Drops the transaction state (MULTI queue and WATCHed keys). */
+void conn_discard_multi(conn *c);
+void conn_unwatch(conn *c);
+
+/* Formats the CLIENT LIST line for c (called with clients_lock held, from any thread). */
+size_t conn_describe(conn *c, char *buf, size_t cap, int64_t now_ms);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * main.c — mnemo-server's process: arguments, configuration, the store, the workers, signals.
+ *
+ *   mnemo-server [config-file] [--name value ...]
+ *
+ * The main thread does no request work. It loads the configuration, opens the store, binds the
+ * listeners (failing fast, exit 1, if a port is taken), starts the workers and then waits in
+ * sigwait() for SIGTERM or SIGINT (SHUTDOWN sends SIGTERM to the process). Shutdown: the
+ * workers stop accepting, flush pending replies and close their connections; then the store
+ * is closed and the process exits 0. All threads block those signals, so only the main thread
+ * ever sees them, and no code runs in a signal handler.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mnemo.h"
+#include "server/cmd.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+server g_srv;
+
+int64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t server_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void server_request_shutdown(void)
+{
+    atomic_store(&g_srv.shutdown, 1);
+    kill(getpid(), SIGTERM);
+}
+
+/* Raises the open files limit to what maxclients needs (as Redis's adjustOpenFilesLimit): the
+ * clients plus a reserve for listeners, epoll and eventfds, the log and the store. If the
+ * hard limit is lower, maxclients is lowered to fit and a warning says so. */
+#define RESERVED_FDS 32
+
+static void adjust_open_files_limit(void)
+{
+    struct rlimit rl;
+    long long want = CFG(maxclients) + RESERVED_FDS + 4 * CFG(threads);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if ((long long)rl.rlim_cur >= want)
+        return;
+    rlim_t target = rl.rlim_max == RLIM_INFINITY || (long long)rl.rlim_max >= want
+                        ? (rlim_t)want
+                        : rl.rlim_max;
+    rl.rlim_cur = target;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if ((long long)rl.rlim_cur < want) {
+        long long fit = (long long)rl.rlim_cur - RESERVED_FDS - 4 * CFG(threads);
+        if (fit < 1)
+            fit = 1;
+        log_warning("Open files limit is %llu: maxclients lowered from %lld to %lld",
+                    (unsigned long long)rl.rlim_cur, CFG(maxclients), fit);
+        atomic_store(&g_cfg.maxclients, fit);
+    }
+}
+
+static void make_run_id(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[20];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(r, 1, sizeof(r), f) : 0;
+    if (f)
+        fclose(f);
+    for (size_t i = got; i < sizeof(r); i++)
+        r[i] = (unsigned char)(rand() ^ (int)i);
+    for (int i = 0; i < 20; i++) {
+        g_srv.run_id[2 * i] = hex[r[i] >> 4];
+        g_srv.run_id[2 * i + 1] = hex[r[i] & 15];
+    }
+    g_srv.run_id[40] = 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL;
+    int first_opt = 1;
+    char err[2048];
+
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+        printf("mnemo-server v=%s (Redis protocol %s)\n", MNEMO_VERSION_STRING,
+               MNEMO_REDIS_COMPAT_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        config_init();
+        config_print_help(argv[0]);
+        return 0;
+    }
+    if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) {
+        conf = argv[1];
+        first_opt = 2;
+    }
+
+    config_init();
+    if (config_load(conf, argc - first_opt, argv + first_opt, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    char path[1024];
+    config_get_string(&g_cfg.logfile, path, sizeof(path));
+    if (log_open(path) != 0) {
+        fprintf(stderr, "Can't open the log file %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    config_get_string(&g_cfg.dir, path, sizeof(path));
+    if (path[0] && chdir(path) != 0) {
+        log_warning("Can't chdir to '%s': %s", path, strerror(errno));
+        return 1;
+    }
+
+    /* Signals: blocked in every thread (the workers inherit the mask), taken by sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* as Redis: a closed terminal does not stop the server */
+
+    ssize_t el = readlink("/proc/self/exe", g_srv.executable, sizeof(g_srv.executable) - 1);
+    if (el > 0)
+        g_srv.executable[el] = 0;
+    adjust_open_files_limit();
+    make_run_id();
+    g_srv.start_ms = server_now_ms();
+    pthread_mutex_init(&g_srv.clients_lock, NULL);
+    cmd_init();
+
+    mnemo_config mc;
+    mnemo_config_init(&mc);
+    mc.databases = (unsigned)CFG(databases);
+    mc.shards = (unsigned)CFG(shards);
+    mc.hz = (unsigned)CFG(hz);
+    int rc = mnemo_store_open(&mc, &g_srv.store);
+    if (rc != MNEMO_OK) {
+        log_warning("Can't open the store: %s", mnemo_strerror(rc));
+        return 1;
+    }
+    g_srv.databases = mc.databases;
+
+    log_notice("mnemo-server %s starting, pid=%d, %lld worker threads, %u databases",
+               MNEMO_VERSION_STRING, (int)getpid(), CFG(threads), mc.databases);
+    if (workers_init((unsigned)CFG(threads)) != 0) {
+        mnemo_store_free(g_srv.store);
+        return 1;
+    }
+    config_get_string(&g_cfg.pidfile, path, sizeof(path));
+    if (path[0]) {
+        FILE *pf = fopen(path, "w");
+        if (pf) {
+            fprintf(pf, "%d\n", (int)getpid());
+            fclose(pf);
+        }
+    }
+    if (workers_start() != 0)
+        return 1;
+    log_notice("Ready to accept connections");
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        log_notice("Received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+    workers_stop();
+    workers_free();
+    mnemo_store_close(g_srv.store);
+    mnemo_store_free(g_srv.store);
+    if (path[0])
+        unlink(path);
+    log_notice("mnemo is now ready to exit, bye bye...");
+    return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * worker.h — the worker threads: each runs its own epoll loop over its own connections.
+ *
+ * Design (docs/server.md has the measurements behind it):
+ *   - N workers (setting `threads`), no shared event loop, no global lock on the request path.
+ *   - Every worker has its own TCP listening socket per bind address, all bound to the same
+ *     address with SO_REUSEPORT: the kernel spreads new connections over the workers by a
+ *     hash of the 4-tuple, and a connection stays on the worker that accepted it for its whole
+ *     life. The Unix socket is one listener shared by all workers (EPOLLEXCLUSIVE).
+ *   - Each worker has an eventfd in its epoll set. Other threads write to it to wake the
+ *     worker: shutdown, CLIENT KILL of one of its connections, and (later) the per-worker
+ *     message queue of pub/sub and blocking commands, which will be drained on that wake-up.
+ *   - A cron slice runs every 100 ms in each worker for its own connections: idle timeout,
+ *     soft output buffer limits, kill requests.
+ *   - Connections closed while an event batch is processed are freed after the batch, so an
+ *     event later in the same batch never touches freed memory.
+ */
+#ifndef MNEMO_SERVER_WORKER_H
+#define MNEMO_SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "server/conn.h"
+
+#define WORKER_MAX_LISTENERS 16
+
+typedef struct listener {
+    int kind; /* EV_LISTENER */
+    int fd;
+    int is_unix;
+} listener;
+
+typedef struct worker {
+    int kind; /* EV_EVENTFD: the worker itself is the eventfd's epoll handle */
+    unsigned id;
+    pthread_t thread;
+    int epfd;
+    int evfd;
+    int spare_fd;              /* reserve descriptor, see refuse_without_fds() */
+    int64_t last_fd_warning_ms;
+    listener listeners[WORKER_MAX_LISTENERS];
+    int nlisteners;
+
+    conn *conns;      /* this worker's open connections */
+    conn *graveyard;  /* closed during the current batch, freed after it (linked by next) */
+    _Atomic unsigned nconns; /* written by this worker only; INFO reads it */
+    int64_t now_ms;   /* cached at each loop iteration */
+    int64_t last_cron_ms;
+
+    /* statistics, written by this worker only, read by INFO */
+    _Atomic uint64_t commands;
+    _Atomic uint64_t net_in;
+    _Atomic uint64_t net_out;
+} worker;
+
+/* Adds n to a counter that only the calling worker writes (no locked instruction). */
+#define WSTAT_ADD(ctr, n)                                                                    \
+    atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr), memory_order_relaxed) + (n),   \
+                          memory_order_relaxed)
+
+/* Creates the workers and their listening sockets (not yet running). Returns 0, or -1 after
+ * logging why (e.g. the port is in use). */
+int workers_init(unsigned n);
+
+/* Starts the worker threads. */
+int workers_start(void);
+
+/* Wakes every worker (shutdown) and waits for all of them to finish: each stops accepting,
+ * flushes pending replies for a bounded time and closes its connections. */
+void workers_stop(void);
+
+/* Wakes worker w (e.g. a connection of it was marked for kill). Thread-safe. */
+void worker_wake(worker *w);
+
+/* Frees the workers after workers_stop(). */
+void workers_free(void);
+
+#endif

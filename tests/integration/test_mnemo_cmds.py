@@ -1,0 +1,93 @@
+"""mnemo's own commands: MN.GETVER, MN.CAS, MN.DELVER, MN.COUNT, MN.DELMATCH."""
+import pytest
+
+from conftest import Err
+
+
+def test_getver(raw):
+    assert raw.call("MN.GETVER", "nokey") is None
+    raw.call("SET", "k", "v1")
+    value, v1 = raw.call("MN.GETVER", "k")
+    assert value == b"v1" and v1 > 0
+    raw.call("SET", "k", "v2")
+    value, v2 = raw.call("MN.GETVER", "k")
+    assert value == b"v2" and v2 > v1
+
+
+def test_versions_increase_across_keys(raw):
+    raw.call("SET", "a", "1")
+    raw.call("SET", "b", "1")
+    assert raw.call("MN.GETVER", "b")[1] > raw.call("MN.GETVER", "a")[1]
+
+
+def test_cas(raw):
+    raw.call("SET", "k", "v1")
+    _, ver = raw.call("MN.GETVER", "k")
+    assert raw.call("MN.CAS", "k", str(ver), "v2") == "OK"
+    assert raw.call("GET", "k") == b"v2"
+    assert raw.call("MN.CAS", "k", str(ver), "v3") is None  # stale version
+    assert raw.call("GET", "k") == b"v2"
+    assert raw.call("MN.CAS", "nokey", "1", "v") is None
+    assert raw.call("EXISTS", "nokey") == 0
+    _, ver = raw.call("MN.GETVER", "k")
+    assert raw.call("MN.CAS", "k", str(ver), "v4", "EX", "100") == "OK"
+    assert 99 <= raw.call("TTL", "k") <= 100
+    _, ver = raw.call("MN.GETVER", "k")
+    assert raw.call("MN.CAS", "k", str(ver), "v5", "PX", "50000") == "OK"
+    assert 40000 <= raw.call("PTTL", "k") <= 50000
+    _, ver = raw.call("MN.GETVER", "k")
+    assert raw.call("MN.CAS", "k", str(ver), "v6") == "OK"
+    assert raw.call("TTL", "k") == -1
+    assert raw.call("MN.CAS", "k", "x", "v") == "ERR value is not an integer or out of range"
+    assert raw.call("MN.CAS", "k", "1", "v", "EX") == "ERR syntax error"
+    assert raw.call("MN.CAS", "k", "1", "v", "FOO", "1") == "ERR syntax error"
+    assert raw.call("MN.CAS", "k", "1", "v", "EX", "0") == \
+        "ERR invalid expire time in 'mn.cas' command"
+    assert raw.call("MN.CAS", "k", "1") == \
+        "ERR wrong number of arguments for 'mn.cas' command"
+
+
+def test_cas_race_only_one_wins(server, raw):
+    raw.call("SET", "k", "0")
+    _, ver = raw.call("MN.GETVER", "k")
+    other = server.raw()
+    assert other.call("MN.CAS", "k", str(ver), "other") == "OK"
+    assert raw.call("MN.CAS", "k", str(ver), "mine") is None
+    assert raw.call("GET", "k") == b"other"
+    other.close()
+
+
+def test_delver(raw):
+    raw.call("SET", "k", "v")
+    _, ver = raw.call("MN.GETVER", "k")
+    assert raw.call("MN.DELVER", "k", str(ver + 1)) == 0
+    assert raw.call("EXISTS", "k") == 1
+    assert raw.call("MN.DELVER", "k", str(ver)) == 1
+    assert raw.call("EXISTS", "k") == 0
+    assert raw.call("MN.DELVER", "k", str(ver)) == 0
+    assert raw.call("MN.DELVER", "k", "-1") == "ERR value is not an integer or out of range"
+
+
+def test_count_delmatch(r, raw):
+    r.mset({"user:%d" % i: "x" for i in range(200)})
+    r.mset({"session:%d" % i: "x" for i in range(50)})
+    assert raw.call("MN.COUNT", "user:*") == 200
+    assert raw.call("MN.COUNT", "*") == 250
+    assert raw.call("MN.COUNT", "user:1?") == 10
+    assert raw.call("MN.COUNT", "nomatch*") == 0
+    assert raw.call("MN.DELMATCH", "user:1*") == 111
+    assert raw.call("MN.COUNT", "user:*") == 89
+    assert raw.call("DBSIZE") == 139
+    assert raw.call("MN.DELMATCH", "*") == 139
+    assert raw.call("DBSIZE") == 0
+    assert raw.call("MN.COUNT") == "ERR wrong number of arguments for 'mn.count' command"
+
+
+def test_mnemo_commands_in_transaction(raw):
+    raw.call("SET", "k", "v")
+    _, ver = raw.call("MN.GETVER", "k")
+    raw.call("MULTI")
+    raw.call("MN.CAS", "k", str(ver), "w")
+    raw.call("MN.COUNT", "*")
+    raw.call("GET", "k")
+    assert raw.call("EXEC") == ["OK", 1, b"w"]
