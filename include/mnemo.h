@@ -487,6 +487,15 @@ int mnemo_flush_all(mnemo_store *store);
 /* Number of live keys in `db` (keys past their deadline but not yet reclaimed may be counted). */
 int mnemo_dbsize(mnemo_store *store, unsigned db, uint64_t *count);
 
+typedef struct mnemo_db_info {
+    uint64_t keys;          /* as mnemo_dbsize() */
+    uint64_t keys_with_ttl; /* of which with an expiration time */
+    int64_t avg_ttl_ms;     /* their average remaining TTL (exact, not sampled), 0 if none */
+} mnemo_db_info;
+
+/* Fills *out for database db (Redis's INFO keyspace line). Each shard is read under its lock. */
+int mnemo_db_info_get(mnemo_store *store, unsigned db, mnemo_db_info *out);
+
 /* Number of databases the store was opened with (0 if store is NULL). */
 unsigned mnemo_databases(const mnemo_store *store);
 

@@ -17,7 +17,7 @@
 #include "util/hash.h"
 
 #define BATCH_LOCAL 64
-#define SCAN_SHARDS_PER_STEP 64   /* empty shards a scan step may pass before it returns */
+#define SCAN_SHARDS_PER_STEP 1024 /* empty shards a scan step may pass before it returns */
 #define PATTERN_STEP 1024         /* entries examined per lock hold by keys/count/delete */
 
 typedef struct batch {
@@ -27,12 +27,6 @@ typedef struct batch {
     uint64_t h_local[BATCH_LOCAL];
     uint32_t l_local[BATCH_LOCAL];
 } batch;
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void batch_release(batch *b)
 {
@@ -82,11 +76,7 @@ static int batch_lock(mnemo_store *st, unsigned db, const void *keys, size_t str
         b->h[i] = hash_bytes(k->key, k->key_len);
         b->locked[i] = (uint32_t)(b->h[i] & st->shard_mask);
     }
-    qsort(b->locked, n, sizeof(uint32_t), cmp_u32);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || b->locked[i] != b->locked[u - 1])
-            b->locked[u++] = b->locked[i];
+    size_t u = store_sort_unique(b->locked, n, st->nshards);
     b->nlocked = u;
     for (size_t i = 0; i < u; i++) {
         int rc = store_lock(st, (size_t)db * st->nshards + b->locked[i]);

@@ -37,6 +37,7 @@ void shard_clear(shard *sh)
     arena_free_all(&sh->ar);
     expheap_free(&sh->heap);
     sh->ttl_keys = 0;
+    sh->ttl_sum = 0;
 }
 
 uint64_t shard_mem(const shard *sh)
@@ -58,6 +59,20 @@ static inline void decode_ref(const shard *sh, uint32_t ref, entry *e)
 static inline uint64_t entry_hash(const entry *e)
 {
     return hash_bytes(e->key, e->klen);
+}
+
+/* Keeps the count and deadline sum of entries with a TTL: a deadline old_at becomes new_at
+ * (0 = none). */
+static inline void ttl_track(shard *sh, int64_t old_at, int64_t new_at)
+{
+    if (old_at > 0) {
+        sh->ttl_keys--;
+        sh->ttl_sum -= (uint64_t)old_at;
+    }
+    if (new_at > 0) {
+        sh->ttl_keys++;
+        sh->ttl_sum += (uint64_t)new_at;
+    }
 }
 
 /* ---- resizing ------------------------------------------------------------------------------ */
@@ -205,7 +220,6 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
                 const vsrc *v, int64_t expire_at, uint64_t *version)
 {
     size_t vlen = vsrc_len(v);
-    int had_ttl = l->t && (l->e.flags & ENT_TTL);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
     uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
     entry e;
@@ -238,14 +252,10 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
             table_put(&sh->tab, l->insert, h, ref);
         }
     }
-    if (had_ttl)
-        sh->ttl_keys--;
-    if (expire_at > 0) {
-        sh->ttl_keys++;
-        /* A failed push only delays active expiry of this key to the next heap rebuild. */
-        if (expire_at != old_at)
-            (void)expheap_push(&sh->heap, expire_at, h);
-    }
+    ttl_track(sh, old_at, expire_at);
+    /* A failed push only delays active expiry of this key to the next heap rebuild. */
+    if (expire_at > 0 && expire_at != old_at)
+        (void)expheap_push(&sh->heap, expire_at, h);
     sh->sets++;
     store_event(o->st, MNEMO_EVENT_SET, o->db, key, klen, ver);
     if (version)
@@ -257,8 +267,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
 void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
 {
     store_event(o->st, ev, o->db, l->e.key, l->e.klen, entry_version(&l->e));
-    if (l->e.flags & ENT_TTL)
-        sh->ttl_keys--;
+    ttl_track(sh, entry_expire_at(&l->e), 0);
     table_remove(l->t, l->slot);
     arena_release(&sh->ar, l->ref, l->e.size);
     if (ev == MNEMO_EVENT_EXPIRE)
@@ -274,6 +283,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
 {
     entry *old = &l->e;
     if (at > 0 && old->exp) {
+        ttl_track(sh, entry_expire_at(old), at);
         entry_store64(old->exp, (uint64_t)at);
         (void)expheap_push(&sh->heap, at, h);
         return MNEMO_OK;
@@ -291,14 +301,11 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     entry_init(p, old->flags & ~ENT_DEAD, old->key, old->klen, old->vlen, entry_version(old), vb,
                at, &e);
     memcpy(e.val, old->val, old->vlen);
+    ttl_track(sh, entry_expire_at(old), at);
     l->t->refs[l->slot] = ref;
     arena_release(&sh->ar, l->ref, old->size);
-    if (at > 0) {
-        sh->ttl_keys++;
+    if (at > 0)
         (void)expheap_push(&sh->heap, at, h);
-    } else {
-        sh->ttl_keys--;
-    }
     l->t = NULL;
     return MNEMO_OK;
 }

@@ -34,6 +34,7 @@ typedef struct shard {
     arena ar;            /* entries */
     expheap heap;        /* deadlines of entries with a TTL (may hold stale records) */
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
+    __extension__ unsigned __int128 ttl_sum; /* sum of their deadlines (for the average TTL) */
     uint64_t gets, hits, misses, sets, deletes, expired, evicted;
 } __attribute__((aligned(64))) shard;
 

@@ -236,6 +236,33 @@ unsigned mnemo_databases(const mnemo_store *st)
 
 /* ---- helpers for single-key operations ----------------------------------------------------- */
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t store_sort_unique(uint32_t *v, size_t n, size_t universe)
+{
+    size_t u = 0;
+    if (universe <= 8192) {
+        uint64_t bits[8192 / 64];
+        size_t words = (universe + 63) / 64;
+        memset(bits, 0, words * sizeof(uint64_t));
+        for (size_t i = 0; i < n; i++)
+            bits[v[i] / 64] |= 1ull << (v[i] % 64);
+        for (size_t w = 0; w < words; w++)
+            for (uint64_t m = bits[w]; m; m &= m - 1)
+                v[u++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
+        return u;
+    }
+    qsort(v, n, sizeof(uint32_t), cmp_u32);
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || v[i] != v[u - 1])
+            v[u++] = v[i];
+    return u;
+}
+
 int store_check_key(mnemo_store *st, unsigned db, const void *key, size_t klen)
 {
     if (!st || (!key && klen))
@@ -917,6 +944,32 @@ int mnemo_dbsize(mnemo_store *st, unsigned db, uint64_t *count)
     }
     if (count)
         *count = n;
+    return MNEMO_OK;
+}
+
+int mnemo_db_info_get(mnemo_store *st, unsigned db, mnemo_db_info *out)
+{
+    if (!st || !out)
+        return MNEMO_EINVAL;
+    if (db >= st->cfg.databases)
+        return MNEMO_EDB;
+    memset(out, 0, sizeof(*out));
+    __extension__ unsigned __int128 sum = 0;
+    for (uint32_t i = 0; i < st->nshards; i++) {
+        size_t idx = (size_t)db * st->nshards + i;
+        int rc = store_lock(st, idx);
+        if (rc)
+            return rc;
+        out->keys += shard_keys(&st->shards[idx]);
+        out->keys_with_ttl += st->shards[idx].ttl_keys;
+        sum += st->shards[idx].ttl_sum;
+        store_unlock(st, idx);
+    }
+    if (out->keys_with_ttl) {
+        op o = {st, db, 0};
+        int64_t avg_at = (int64_t)(sum / out->keys_with_ttl);
+        out->avg_ttl_ms = avg_at > op_now(&o) ? avg_at - op_now(&o) : 0;
+    }
     return MNEMO_OK;
 }
 

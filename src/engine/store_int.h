@@ -81,6 +81,11 @@ static inline void store_event(mnemo_store *st, mnemo_event ev, unsigned db, con
         st->cfg.hook(st->cfg.hook_ctx, ev, db, key, klen, version);
 }
 
+/* Sorts v[0..n) ascending and drops repeats; every value is below `universe`. Returns the new
+ * length. Linear time with a bitmap for universes up to 8192 (shards of a database), qsort
+ * otherwise. Batches and transactions use it to order their locks. */
+size_t store_sort_unique(uint32_t *v, size_t n, size_t universe);
+
 /* Validates a single-key call's arguments: MNEMO_OK, MNEMO_EINVAL, MNEMO_EDB, MNEMO_ETOOBIG. */
 int store_check_key(mnemo_store *st, unsigned db, const void *key, size_t klen);
 

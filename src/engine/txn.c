@@ -36,12 +36,6 @@ int store_txn_holds(const struct mnemo_txn *t, const mnemo_store *st, size_t idx
     return lo < t->n && t->idx[lo] == idx ? 1 : -1;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void unlock_held(mnemo_txn *t, size_t upto)
 {
     for (size_t i = upto; i-- > 0;)
@@ -80,12 +74,7 @@ int mnemo_txn_begin(mnemo_store *st, const mnemo_txn_key *keys, size_t n, int wh
             t->idx[i] = (uint32_t)store_shard_index(st, keys[i].db,
                                                     hash_bytes(keys[i].key, keys[i].key_len));
         }
-        qsort(t->idx, n, sizeof(uint32_t), cmp_u32);
-        size_t u = 0;
-        for (size_t i = 0; i < n; i++)
-            if (u == 0 || t->idx[i] != t->idx[u - 1])
-                t->idx[u++] = t->idx[i];
-        t->n = u;
+        t->n = store_sort_unique(t->idx, n, total);
     }
     for (size_t i = 0; i < t->n; i++) {
         shard *sh = &st->shards[t->whole ? i : t->idx[i]];

@@ -294,6 +294,44 @@ static void test_many_databases_isolated(void)
     mnemo_store_free(st);
 }
 
+static void test_db_info_counts_ttls(void)
+{
+    mnemo_store *st = open_store(8);
+    char k[32];
+    mnemo_db_info info;
+    ASSERT_EQ(mnemo_db_info_get(st, 2, &info), MNEMO_OK);
+    CHECK_U64_EQ(info.keys, 0);
+    CHECK_EQ(info.avg_ttl_ms, 0);
+    for (int i = 0; i < 100; i++) {
+        key_of(k, i);
+        /* half with TTL 10 s and 30 s, half without */
+        mnemo_set_opts o = {.ttl_ms = i % 2 ? (i % 4 == 1 ? 10000 : 30000) : 0,
+                            .flags = i % 2 ? 0 : MNEMO_SET_NO_TTL};
+        ASSERT_EQ(mnemo_set(st, 2, k, 12, "v", 1, &o, NULL, NULL), MNEMO_OK);
+    }
+    ASSERT_EQ(mnemo_db_info_get(st, 2, &info), MNEMO_OK);
+    CHECK_U64_EQ(info.keys, 100);
+    CHECK_U64_EQ(info.keys_with_ttl, 50);
+    CHECK_EQ(info.avg_ttl_ms, 20000);
+    /* persist some, re-expire others, delete some: the figures follow */
+    key_of(k, 1);
+    ASSERT_EQ(mnemo_persist(st, 2, k, 12), MNEMO_OK); /* a 10 s key */
+    key_of(k, 3);
+    ASSERT_EQ(mnemo_expire(st, 2, k, 12, 60000, 0), MNEMO_OK); /* 30 s -> 60 s */
+    key_of(k, 5);
+    ASSERT_EQ(mnemo_del(st, 2, k, 12), MNEMO_OK); /* a 10 s key */
+    ASSERT_EQ(mnemo_db_info_get(st, 2, &info), MNEMO_OK);
+    CHECK_U64_EQ(info.keys, 99);
+    CHECK_U64_EQ(info.keys_with_ttl, 48);
+    /* 23 keys of 10 s, 24 of 30 s, one of 60 s */
+    CHECK_EQ(info.avg_ttl_ms, (23 * 10000 + 24 * 30000 + 60000) / 48);
+    fake_now += 5000;
+    ASSERT_EQ(mnemo_db_info_get(st, 2, &info), MNEMO_OK);
+    CHECK_EQ(info.avg_ttl_ms, (23 * 10000 + 24 * 30000 + 60000) / 48 - 5000);
+    CHECK_EQ(mnemo_db_info_get(st, 16, &info), MNEMO_EDB);
+    mnemo_store_free(st);
+}
+
 int main(void)
 {
     TEST_RUN(test_scan_exactly_once_while_growing);
@@ -303,5 +341,6 @@ int main(void)
     TEST_RUN(test_active_expiry_and_stale_records);
     TEST_RUN(test_big_values);
     TEST_RUN(test_many_databases_isolated);
+    TEST_RUN(test_db_info_counts_ttls);
     return TEST_REPORT();
 }

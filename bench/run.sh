@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# run.sh — what `make bench` runs: the machine, then the engine benchmark, then the memory
+# comparison with redis-server and memcached. Figures go to stdout; see docs/BENCHMARKS.md.
+#   MNEMO_BENCH_N (default 1000000)  keys;  MNEMO_BENCH_R (default 3)  repeats per row
+#   BUILD_DIR (default build/)        where engine_bench was built
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+export BUILD_DIR
+
+echo "== machine"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "cpu:     $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "memory:  $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "kernel:  $(uname -sr)"
+echo "thp:     $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?')"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; other work on the machine skews the figures)"
+echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo 'none')$(git diff --quiet HEAD 2>/dev/null || echo ' (+ local changes)')"
+echo
+
+if [ ! -x "$BUILD_DIR/engine_bench" ]; then
+  echo "run.sh: $BUILD_DIR/engine_bench is not built (make build)" >&2
+  exit 1
+fi
+
+echo "== engine ($BUILD_DIR/engine_bench)"
+"$BUILD_DIR/engine_bench"
+echo
+
+echo "== memory per key, side by side (bench/mem_compare.sh)"
+bash bench/mem_compare.sh
