@@ -14,8 +14,11 @@
 #include <string.h>
 
 #include "server/config.h"
+#include "server/pubsub.h"
 #include "server/reply.h"
 #include "server/server.h"
+#include "server/slowlog.h"
+#include "util/clock.h"
 #include "util/num.h"
 
 #define INDEX_SLOTS 1024 /* power of two, well above the number of commands */
@@ -23,8 +26,10 @@
 static const command *cmd_index[INDEX_SLOTS];
 static size_t ncommands;
 
-static const command *const tables[] = {cmd_string_table, cmd_keys_table, cmd_server_table,
-                                        cmd_conn_table,   cmd_txn_table,  cmd_mnemo_table, cmd_command_table};
+static const command *const tables[] = {
+    cmd_string_table, cmd_keys_table,    cmd_server_table,  cmd_conn_table,
+    cmd_txn_table,    cmd_mnemo_table,   cmd_command_table, cmd_pubsub_table,
+    cmd_slowlog_table, cmd_introspect_table};
 
 static uint32_t name_hash(const char *s, size_t n)
 {
@@ -234,7 +239,29 @@ static int queue_command(conn *c, const command *cmd, int argc, resp_arg *argv)
 void cmd_call(conn *c, const command *cmd, int argc, resp_arg *argv)
 {
     atomic_store_explicit(&c->last_cmd, cmd, memory_order_relaxed);
+    if (!slowlog_timing_on()) {
+        cmd->fn(c, argc, argv);
+        return;
+    }
+    /* One clock read per command: the previous command's end is this one's start. */
+    uint64_t t0 = slowlog_t_last ? slowlog_t_last : clock_monotonic_ns();
     cmd->fn(c, argc, argv);
+    uint64_t t1 = clock_monotonic_ns();
+    slowlog_t_last = t1;
+    long long us = (long long)((t1 - t0) / 1000);
+    if (slowlog_qualifies(us))
+        slowlog_observe(c, cmd, argc, argv, us);
+}
+
+/* RESP2 clients in subscribed mode may only run these (Redis's rule). */
+static int allowed_when_subscribed(const command *cmd)
+{
+    static const char *const ok[] = {"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
+                                     "ping", "quit", "reset", "ssubscribe", "sunsubscribe"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strcmp(cmd->name, ok[i]) == 0)
+            return 1;
+    return 0;
 }
 
 static void reject(conn *c)
@@ -285,6 +312,12 @@ void cmd_dispatch(conn *c, int argc, resp_arg *argv)
         }
         cmd = sub;
     }
+    if (c->ps && c->proto == 2 && pubsub_count(c->ps) && !allowed_when_subscribed(cmd)) {
+        reply_errf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                      "QUIT / RESET are allowed in this context", cmd->name);
+        reject(c);
+        goto done;
+    }
     if ((c->flags & CONN_MULTI) && !(cmd->flags & CMD_TXN_NOW)) {
         if (cmd->flags & CMD_NOMULTI) {
             reply_err(c, "ERR Command not allowed inside a transaction");
@@ -298,7 +331,13 @@ void cmd_dispatch(conn *c, int argc, resp_arg *argv)
         goto done;
     }
     cmd_call(c, cmd, argc, argv);
+    if ((skip || (c->flags & CONN_REPLY_OFF)) && c->out.len >= mark && !c->werr)
+        c->out.len = mark;
+    return;
 done:
+    /* Not run (refused or queued): the next command must not be charged for this one's
+     * work, e.g. copying a large argument into the MULTI queue (slowlog.h). */
+    slowlog_batch_begin();
     if ((skip || (c->flags & CONN_REPLY_OFF)) && c->out.len >= mark && !c->werr)
         c->out.len = mark;
 }

@@ -38,6 +38,7 @@ enum {
     CMD_STALE = 1 << 10,
     CMD_NOSCRIPT = 1 << 11,
     CMD_DENYOOM = 1 << 12,
+    CMD_PUBSUB = 1 << 13,   /* pub/sub command (COMMAND INFO flag "pubsub") */
 };
 
 typedef struct command {
@@ -78,6 +79,11 @@ int cmd_keys(const command *cmd, int argc, resp_arg *argv,
 void cmd_foreach(void (*fn)(void *ctx, const command *cmd), void *ctx);
 size_t cmd_count(void);
 
+/* Handlers of cmd_introspect.c that live under other families' containers. */
+void introspect_debug_object(conn *c, int argc, resp_arg *argv);   /* DEBUG OBJECT */
+void introspect_config_rewrite(conn *c, int argc, resp_arg *argv); /* CONFIG REWRITE */
+void introspect_client_no_evict(conn *c, int argc, resp_arg *argv); /* CLIENT NO-EVICT */
+
 /* Argument helpers shared by handlers. */
 int arg_eq(const resp_arg *a, const char *lit);       /* case-insensitive */
 int arg_ll(const resp_arg *a, long long *out);        /* Redis's string2ll */
@@ -91,5 +97,8 @@ extern const command cmd_conn_table[];
 extern const command cmd_txn_table[];
 extern const command cmd_mnemo_table[];
 extern const command cmd_command_table[];
+extern const command cmd_pubsub_table[];
+extern const command cmd_slowlog_table[];
+extern const command cmd_introspect_table[];
 
 #endif

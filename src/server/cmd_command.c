@@ -28,7 +28,7 @@ static const struct {
     {CMD_WRITE, "write"},   {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
     {CMD_ADMIN, "admin"},   {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
     {CMD_STALE, "stale"},   {CMD_FAST, "fast"},         {CMD_NOAUTH, "no_auth"},
-    {CMD_NOMULTI, "no_multi"},
+    {CMD_NOMULTI, "no_multi"},  {CMD_PUBSUB, "pubsub"},
 };
 
 static void command_entry(conn *c, const command *cmd);

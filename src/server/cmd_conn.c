@@ -11,6 +11,7 @@
 
 #include "server/cmd.h"
 #include "server/config.h"
+#include "server/pubsub.h"
 #include "server/reply.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -19,6 +20,13 @@ static void cmd_ping(conn *c, int argc, resp_arg *argv)
 {
     if (argc > 2) {
         reply_err(c, "ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    if (c->proto == 2 && pubsub_count(c->ps)) {
+        /* Subscribed RESP2 clients get ["pong", message] (Redis). */
+        reply_array(c, 2);
+        reply_bulk_str(c, "pong");
+        reply_bulk(c, argc == 2 ? argv[1].ptr : "", argc == 2 ? argv[1].len : 0);
         return;
     }
     if (argc == 2)
@@ -185,6 +193,7 @@ static void cmd_reset(conn *c, int argc, resp_arg *argv)
 {
     conn_discard_multi(c);
     conn_unwatch(c);
+    pubsub_conn_unsubscribe_all(c);
     select_db(c, 0);
     c->proto = 2;
     c->flags &= ~(unsigned)(CONN_REPLY_OFF | CONN_REPLY_SKIP_NEXT);
@@ -220,7 +229,19 @@ static void cmd_client_getname(conn *c, int argc, resp_arg *argv)
 }
 
 /* Appends the CLIENT LIST lines of every client (or only `only`) to a malloc()ed string. */
-static char *describe_clients(conn *only, size_t *len_out, const long long *ids, int nids)
+/* Client types for CLIENT LIST / KILL TYPE: a connection with a subscription is "pubsub",
+ * any other "normal" (there are no replicas). */
+enum { CTYPE_ANY, CTYPE_NORMAL, CTYPE_PUBSUB, CTYPE_NONE };
+
+static int type_matches(conn *x, int type)
+{
+    int sub = atomic_load_explicit(&x->pub_subs, memory_order_relaxed) +
+              atomic_load_explicit(&x->pub_psubs, memory_order_relaxed);
+    return type == CTYPE_ANY || (type == CTYPE_NORMAL && !sub) || (type == CTYPE_PUBSUB && sub);
+}
+
+static char *describe_clients(conn *only, size_t *len_out, const long long *ids, int nids,
+                              int type)
 {
     size_t cap = 4096, len = 0;
     char *s = malloc(cap);
@@ -229,6 +250,8 @@ static char *describe_clients(conn *only, size_t *len_out, const long long *ids,
         return NULL;
     pthread_mutex_lock(&g_srv.clients_lock);
     for (conn *x = only ? only : g_srv.clients; x; x = only ? NULL : x->rnext) {
+        if (!type_matches(x, type))
+            continue;
         if (nids) {
             int hit = 0;
             for (int i = 0; i < nids; i++)
@@ -253,7 +276,7 @@ static char *describe_clients(conn *only, size_t *len_out, const long long *ids,
 static void cmd_client_list(conn *c, int argc, resp_arg *argv)
 {
     long long ids[64];
-    int nids = 0;
+    int nids = 0, type = CTYPE_ANY;
     for (int j = 2; j < argc; j++) {
         if (arg_eq(&argv[j], "TYPE") && j + 1 < argc) {
             j++;
@@ -263,10 +286,9 @@ static void cmd_client_list(conn *c, int argc, resp_arg *argv)
                 reply_errf(c, "ERR Unknown client type '%.*s'", (int)argv[j].len, argv[j].ptr);
                 return;
             }
-            if (!arg_eq(&argv[j], "normal")) {
-                reply_verbatim(c, "", 0);
-                return;
-            }
+            type = arg_eq(&argv[j], "normal")   ? CTYPE_NORMAL
+                   : arg_eq(&argv[j], "pubsub") ? CTYPE_PUBSUB
+                                                : CTYPE_NONE;
         } else if (arg_eq(&argv[j], "ID") && j + 1 < argc) {
             for (j++; j < argc && nids < 64; j++) {
                 if (!arg_ll(&argv[j], &ids[nids])) {
@@ -281,7 +303,7 @@ static void cmd_client_list(conn *c, int argc, resp_arg *argv)
         }
     }
     size_t len;
-    char *s = describe_clients(NULL, &len, ids, nids);
+    char *s = describe_clients(NULL, &len, ids, nids, type);
     if (!s) {
         reply_err(c, ERR_NOMEM);
         return;
@@ -293,7 +315,7 @@ static void cmd_client_list(conn *c, int argc, resp_arg *argv)
 static void cmd_client_info(conn *c, int argc, resp_arg *argv)
 {
     size_t len;
-    char *s = describe_clients(c, &len, NULL, 0);
+    char *s = describe_clients(c, &len, NULL, 0, CTYPE_ANY);
     if (!s) {
         reply_err(c, ERR_NOMEM);
         return;
@@ -311,7 +333,7 @@ static void cmd_client_kill(conn *c, int argc, resp_arg *argv)
 {
     const resp_arg *addr = NULL, *laddr = NULL;
     long long id = 0;
-    int skipme = 1, old_form = argc == 3, killed = 0, self = 0;
+    int skipme = 1, old_form = argc == 3, killed = 0, self = 0, ktype = CTYPE_ANY;
     if (old_form) {
         addr = &argv[2];
         skipme = 0;
@@ -341,8 +363,14 @@ static void cmd_client_kill(conn *c, int argc, resp_arg *argv)
                     return;
                 }
             } else if (arg_eq(&argv[j], "TYPE")) {
-                if (!arg_eq(v, "normal")) {
-                    reply_int(c, 0);
+                if (arg_eq(v, "normal")) {
+                    ktype = CTYPE_NORMAL;
+                } else if (arg_eq(v, "pubsub")) {
+                    ktype = CTYPE_PUBSUB;
+                } else if (arg_eq(v, "master") || arg_eq(v, "replica") || arg_eq(v, "slave")) {
+                    ktype = CTYPE_NONE;
+                } else {
+                    reply_errf(c, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
                     return;
                 }
             } else if (arg_eq(&argv[j], "USER")) {
@@ -364,6 +392,8 @@ static void cmd_client_kill(conn *c, int argc, resp_arg *argv)
             continue;
         if (id && x->id != (unsigned long long)id)
             continue;
+        if (!type_matches(x, ktype))
+            continue;
         if (atomic_load(&x->kill))
             continue; /* already being closed */
         if (x == c) {
@@ -372,6 +402,7 @@ static void cmd_client_kill(conn *c, int argc, resp_arg *argv)
             self = 1;
         } else {
             atomic_store(&x->kill, 1);
+            atomic_store(&x->w->kill_pending, 1);
             worker_wake(x->w);
         }
         killed++;
@@ -430,7 +461,8 @@ static void cmd_client_help(conn *c, int argc, resp_arg *argv)
         "KILL <ip:port>", "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
         "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
-        "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "LIST [TYPE (NORMAL|PUBSUB)] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
         "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
         "HELP", "    Print this help.",
@@ -470,7 +502,7 @@ static const command client_subs[] = {
      "@slow @connection", NULL},
     {"client|kill", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
      cmd_client_kill, "connection", "2.4.0", "Terminates open connections.",
-     "ip:port|[ID client-id] [TYPE normal] [USER username] [ADDR ip:port] [LADDR ip:port] "
+     "ip:port|[ID client-id] [TYPE normal|pubsub] [USER username] [ADDR ip:port] [LADDR ip:port] "
      "[SKIPME yes|no]",
      "@admin @slow @dangerous @connection", NULL},
     {"client|reply", 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_client_reply,
@@ -479,6 +511,10 @@ static const command client_subs[] = {
     {"client|setinfo", 4, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_client_setinfo,
      "connection", "7.2.0", "Sets information specific to the client or connection.",
      "LIB-NAME libname|LIB-VER libver", "@slow @connection", NULL},
+    {"client|no-evict", 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     introspect_client_no_evict, "connection", "7.0.0",
+     "Sets the client eviction mode of the connection.", "ON|OFF",
+     "@admin @slow @dangerous @connection", NULL},
     {"client|help", 2, CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_client_help, "connection", "5.0.0",
      "Returns helpful text about the different subcommands.", NULL, "@slow @connection", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "server/cmd.h"
+#include "server/notify.h"
 #include "server/reply.h"
 #include "server/server.h"
 
@@ -40,7 +41,13 @@ static void cmd_del(conn *c, int argc, resp_arg *argv)
         reply_err(c, ERR_NOMEM);
         return;
     }
+    /* The library reports which keys it deleted through the hook (notify.h). */
+    int notify = notify_enabled(NOTIFY_GENERIC);
+    if (notify)
+        notify_capture_begin();
     int rc = mnemo_mdel(ST, c->db, k, (size_t)argc - 1, &n);
+    if (notify)
+        notify_capture_end(c->w, NOTIFY_GENERIC, "del", c->db);
     if (rc == MNEMO_OK)
         reply_int(c, (long long)n);
     else
@@ -295,6 +302,9 @@ static void expire_generic(conn *c, int argc, resp_arg *argv, int absolute, int 
     if (when <= 0)
         when = 1; /* in the past: the key is deleted */
     int rc = mnemo_expire(ST, c->db, argv[1].ptr, argv[1].len, when, flags | MNEMO_EXPIRE_AT);
+    if (rc == MNEMO_OK && notify_enabled(NOTIFY_GENERIC))
+        notify_event(c->w, NOTIFY_GENERIC, when <= server_now_ms() ? "del" : "expire", c->db,
+                     argv[1].ptr, argv[1].len);
     if (rc == MNEMO_OK)
         reply_int(c, 1);
     else if (rc == MNEMO_ENOTFOUND || rc == MNEMO_ECOND)
@@ -370,6 +380,8 @@ static void cmd_pexpiretime(conn *c, int argc, resp_arg *argv)
 static void cmd_persist(conn *c, int argc, resp_arg *argv)
 {
     int rc = mnemo_persist(ST, c->db, argv[1].ptr, argv[1].len);
+    if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_GENERIC, "persist", c->db, argv[1].ptr, argv[1].len);
     if (rc == MNEMO_OK || rc == MNEMO_ENOTFOUND || rc == MNEMO_ECOND)
         reply_int(c, rc == MNEMO_OK);
     else
@@ -386,6 +398,11 @@ static void cmd_touch(conn *c, int argc, resp_arg *argv)
 static void rename_generic(conn *c, resp_arg *argv, int nx)
 {
     int rc = mnemo_rename(ST, c->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, nx);
+    if (rc == MNEMO_OK && notify_enabled(NOTIFY_GENERIC) &&
+        !(argv[1].len == argv[2].len && memcmp(argv[1].ptr, argv[2].ptr, argv[1].len) == 0)) {
+        notify_event(c->w, NOTIFY_GENERIC, "rename_from", c->db, argv[1].ptr, argv[1].len);
+        notify_event(c->w, NOTIFY_GENERIC, "rename_to", c->db, argv[2].ptr, argv[2].len);
+    }
     if (rc == MNEMO_OK)
         nx ? reply_int(c, 1) : reply_ok(c);
     else if (rc == MNEMO_EEXISTS && nx)
@@ -440,6 +457,8 @@ static void cmd_copy(conn *c, int argc, resp_arg *argv)
     }
     int rc = mnemo_copy(ST, c->db, argv[1].ptr, argv[1].len, dst_db, argv[2].ptr, argv[2].len,
                         replace);
+    if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_GENERIC, "copy_to", dst_db, argv[2].ptr, argv[2].len);
     if (rc == MNEMO_OK || rc == MNEMO_ENOTFOUND || rc == MNEMO_EEXISTS)
         reply_int(c, rc == MNEMO_OK);
     else
@@ -456,6 +475,10 @@ static void cmd_move(conn *c, int argc, resp_arg *argv)
         return;
     }
     int rc = mnemo_move(ST, c->db, argv[1].ptr, argv[1].len, dst);
+    if (rc == MNEMO_OK && notify_enabled(NOTIFY_GENERIC)) {
+        notify_event(c->w, NOTIFY_GENERIC, "move_from", c->db, argv[1].ptr, argv[1].len);
+        notify_event(c->w, NOTIFY_GENERIC, "move_to", dst, argv[1].ptr, argv[1].len);
+    }
     if (rc == MNEMO_OK || rc == MNEMO_ENOTFOUND || rc == MNEMO_EEXISTS)
         reply_int(c, rc == MNEMO_OK);
     else

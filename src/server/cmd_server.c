@@ -18,6 +18,7 @@
 #include "server/cmd.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/reply.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -187,6 +188,8 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
         uint64_t cmds, in, out;
         sum_workers(&cmds, &in, &out);
         uint64_t base = atomic_load(&g_srv.stat_reset_commands);
+        long long pchans, ppats;
+        pubsub_stats(&pchans, &ppats);
         SECTION("Stats");
         sb_printf(&b,
                   "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
@@ -194,7 +197,7 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   "total_net_output_bytes:%llu\r\ninstantaneous_input_kbps:%.2f\r\n"
                   "instantaneous_output_kbps:%.2f\r\nrejected_connections:%llu\r\n"
                   "expired_keys:%llu\r\nevicted_keys:%llu\r\nkeyspace_hits:%llu\r\n"
-                  "keyspace_misses:%llu\r\npubsub_channels:0\r\npubsub_patterns:0\r\n",
+                  "keyspace_misses:%llu\r\npubsub_channels:%lld\r\npubsub_patterns:%lld\r\n",
                   (unsigned long long)atomic_load(&g_srv.total_connections),
                   (unsigned long long)(cmds - (base < cmds ? base : cmds)),
                   atomic_load(&g_srv.inst_ops), (unsigned long long)in,
@@ -202,25 +205,17 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   atomic_load(&g_srv.inst_out_bps) / 1024.0,
                   (unsigned long long)atomic_load(&g_srv.rejected_connections),
                   (unsigned long long)st.expired, (unsigned long long)st.evicted,
-                  (unsigned long long)st.hits, (unsigned long long)st.misses);
+                  (unsigned long long)st.hits, (unsigned long long)st.misses, pchans, ppats);
     }
     if (want_section(argc, argv, "keyspace", 1)) {
         SECTION("Keyspace");
-        /* The library reports keys with a TTL for the whole store only; attribute them to a
-         * database when exactly one is non-empty, else report 0 (see docs/server.md). */
-        unsigned nonempty = 0;
         for (unsigned db = 0; db < g_srv.databases; db++) {
-            uint64_t n = 0;
-            if (mnemo_dbsize(ST, db, &n) == MNEMO_OK && n)
-                nonempty++;
-        }
-        for (unsigned db = 0; db < g_srv.databases; db++) {
-            uint64_t n = 0;
-            if (mnemo_dbsize(ST, db, &n) != MNEMO_OK || !n)
+            mnemo_db_info di;
+            if (mnemo_db_info_get(ST, db, &di) != MNEMO_OK || !di.keys)
                 continue;
-            sb_printf(&b, "db%u:keys=%llu,expires=%llu,avg_ttl=0\r\n", db,
-                      (unsigned long long)n,
-                      (unsigned long long)(nonempty == 1 ? st.keys_with_ttl : 0));
+            sb_printf(&b, "db%u:keys=%llu,expires=%llu,avg_ttl=%lld\r\n", db,
+                      (unsigned long long)di.keys, (unsigned long long)di.keys_with_ttl,
+                      (long long)di.avg_ttl_ms);
         }
     }
     if (!b.s)
@@ -341,6 +336,7 @@ static void cmd_config_help(conn *c, int argc, resp_arg *argv)
         "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
         "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
         "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        "REWRITE", "    Rewrite the configuration file.",
         "HELP", "    Print this help.",
     };
     size_t n = sizeof(lines) / sizeof(lines[0]);
@@ -368,9 +364,13 @@ static void cmd_debug(conn *c, int argc, resp_arg *argv)
             nanosleep(&ts, NULL);
         }
         reply_ok(c);
+    } else if (arg_eq(&argv[1], "OBJECT")) {
+        introspect_debug_object(c, argc, argv);
     } else if (arg_eq(&argv[1], "HELP")) {
-        reply_array(c, 3);
+        reply_array(c, 5);
         reply_simple(c, "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+        reply_simple(c, "OBJECT <key>");
+        reply_simple(c, "    Show low level info about `key` and associated value.");
         reply_simple(c, "SLEEP <seconds>");
         reply_simple(c, "    Stop the server for <seconds>. Decimals allowed.");
     } else {
@@ -438,6 +438,8 @@ static const command config_subs[] = {
      "@admin @slow @dangerous", NULL},
     {"config|resetstat", 2, AD | CMD_WHOLE, 0, 0, 0, cmd_config_resetstat, "server", "2.0.0",
      "Resets the server's statistics.", NULL, "@admin @slow @dangerous", NULL},
+    {"config|rewrite", 2, AD, 0, 0, 0, introspect_config_rewrite, "server", "2.8.0",
+     "Persists the effective configuration to file.", NULL, "@admin @slow @dangerous", NULL},
     {"config|help", 2, CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_config_help, "server", "5.0.0",
      "Returns helpful text about the different subcommands.", NULL, "@slow", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},

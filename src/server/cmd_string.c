@@ -12,6 +12,7 @@
 
 #include "server/cmd.h"
 #include "server/config.h"
+#include "server/notify.h"
 #include "server/reply.h"
 #include "server/server.h"
 #include "util/num.h"
@@ -68,6 +69,11 @@ static void set_generic(conn *c, const resp_arg *key, const resp_arg *val, unsig
     }
     int rc = mnemo_set(ST, c->db, key->ptr, key->len, val->ptr, val->len, &o,
                        reply_get ? &old : NULL, NULL);
+    if (rc == MNEMO_OK) {
+        notify_event(c->w, NOTIFY_STRING, "set", c->db, key->ptr, key->len);
+        if (exp_kind != EXP_NONE)
+            notify_event(c->w, NOTIFY_GENERIC, "expire", c->db, key->ptr, key->len);
+    }
     if (rc == MNEMO_OK || rc == MNEMO_EEXISTS || rc == MNEMO_ENOTFOUND) {
         if (reply_get) {
             if (old.data)
@@ -129,6 +135,8 @@ static void cmd_setnx(conn *c, int argc, resp_arg *argv)
     mnemo_set_opts o = {.flags = MNEMO_SET_NX};
     int rc = mnemo_set(ST, c->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, &o, NULL,
                        NULL);
+    if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_STRING, "set", c->db, argv[1].ptr, argv[1].len);
     if (rc == MNEMO_OK || rc == MNEMO_EEXISTS)
         reply_int(c, rc == MNEMO_OK);
     else
@@ -211,6 +219,9 @@ static void mset_generic(conn *c, int argc, resp_arg *argv, int nx)
     }
     mnemo_set_opts o = {.flags = nx ? MNEMO_SET_NX : 0};
     int rc = mnemo_mset(ST, c->db, kvs, n, &o);
+    if (rc == MNEMO_OK && notify_enabled(NOTIFY_STRING))
+        for (size_t i = 0; i < n; i++)
+            notify_event(c->w, NOTIFY_STRING, "set", c->db, kvs[i].key, kvs[i].key_len);
     if (nx && (rc == MNEMO_OK || rc == MNEMO_EEXISTS))
         reply_int(c, rc == MNEMO_OK);
     else if (rc == MNEMO_OK)
@@ -246,6 +257,8 @@ static void cmd_getdel(conn *c, int argc, resp_arg *argv)
 {
     mnemo_value v = {0};
     int rc = mnemo_getdel(ST, c->db, argv[1].ptr, argv[1].len, &v);
+    if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_GENERIC, "del", c->db, argv[1].ptr, argv[1].len);
     reply_value_or_null(c, rc, &v);
 }
 
@@ -278,10 +291,22 @@ static void cmd_getex(conn *c, int argc, resp_arg *argv)
     if (persist)
         flags = MNEMO_EXPIRE_PERSIST;
     mnemo_value v = {0};
+    int64_t ttl_before = 0;
+    int notify = (persist || exp != EXP_NONE) && notify_enabled(NOTIFY_GENERIC);
+    if (notify && persist &&
+        mnemo_ttl(ST, c->db, argv[1].ptr, argv[1].len, &ttl_before) != MNEMO_OK)
+        ttl_before = -1;
     int rc = mnemo_getex(ST, c->db, argv[1].ptr, argv[1].len, ms, flags, &v);
     if (rc == MNEMO_ETTL) {
         reply_err(c, "ERR invalid expire time in 'getex' command");
         return;
+    }
+    if (rc == MNEMO_OK && notify) {
+        const char *ev = persist ? (ttl_before >= 0 ? "persist" : NULL)
+                         : (flags & MNEMO_EXPIRE_AT) && ms <= server_now_ms() ? "del"
+                                                                              : "expire";
+        if (ev)
+            notify_event(c->w, NOTIFY_GENERIC, ev, c->db, argv[1].ptr, argv[1].len);
     }
     reply_value_or_null(c, rc, &v);
 }
@@ -290,6 +315,8 @@ static void incr_generic(conn *c, const resp_arg *key, long long delta)
 {
     int64_t r;
     int rc = mnemo_incr(ST, c->db, key->ptr, key->len, delta, &r);
+    if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_STRING, "incrby", c->db, key->ptr, key->len);
     if (rc == MNEMO_OK)
         reply_int(c, r);
     else
@@ -336,6 +363,8 @@ static void cmd_incrbyfloat(conn *c, int argc, resp_arg *argv)
     size_t len;
     int rc = mnemo_incr_float(ST, c->db, argv[1].ptr, argv[1].len, d, out, &len);
     if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_STRING, "incrbyfloat", c->db, argv[1].ptr, argv[1].len);
+    if (rc == MNEMO_OK)
         reply_bulk(c, out, len);
     else if (rc == MNEMO_ENOTFLOAT && (d != d || d - d != 0))
         reply_err(c, "ERR increment would produce NaN or Infinity");
@@ -357,6 +386,8 @@ static void cmd_append(conn *c, int argc, resp_arg *argv)
 {
     size_t len;
     int rc = mnemo_append(ST, c->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, &len);
+    if (rc == MNEMO_OK)
+        notify_event(c->w, NOTIFY_STRING, "append", c->db, argv[1].ptr, argv[1].len);
     if (rc == MNEMO_OK)
         reply_int(c, (long long)len);
     else
@@ -406,6 +437,8 @@ static void cmd_setrange(conn *c, int argc, resp_arg *argv)
     size_t len = 0;
     int rc = mnemo_setrange(ST, c->db, argv[1].ptr, argv[1].len, (size_t)off, argv[3].ptr,
                             argv[3].len, &len);
+    if (rc == MNEMO_OK && argv[3].len)
+        notify_event(c->w, NOTIFY_STRING, "setrange", c->db, argv[1].ptr, argv[1].len);
     if (rc == MNEMO_OK || rc == MNEMO_ENOTFOUND)
         reply_int(c, (long long)len);
     else

@@ -14,7 +14,8 @@
  *
  * WATCH records each key's version (or its absence). EXEC, once the locks are held, reads the
  * versions again: any difference (written, deleted, created, expired) aborts with a null
- * reply. A TTL change alone does not change a version and so does not abort.
+ * reply. A TTL change does not change a version, so the expiration time is recorded and
+ * compared too: EXPIRE/PERSIST of a watched key aborts EXEC, as in Redis.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,22 @@
 
 #define ST g_srv.store
 
+typedef struct key_state {
+    uint64_t version;
+    int64_t expire_at;
+} key_state;
+
 static void version_cb(void *ctx, const mnemo_item *it)
 {
-    *(uint64_t *)ctx = it->version;
+    key_state *ks = ctx;
+    ks->version = it->version;
+    ks->expire_at = it->expire_at_ms;
 }
 
-/* Reads a key's version: 1 and *v if present, 0 if absent, <0 on error. */
-static int key_version(unsigned db, const char *key, size_t len, uint64_t *v)
+/* Reads a key's version and expiration: 1 and *ks if present, 0 if absent, <0 on error. */
+static int key_version(unsigned db, const char *key, size_t len, key_state *ks)
 {
-    int rc = mnemo_get_with(ST, db, key, len, version_cb, v);
+    int rc = mnemo_get_with(ST, db, key, len, version_cb, ks);
     if (rc == MNEMO_OK)
         return 1;
     if (rc == MNEMO_ENOTFOUND)
@@ -96,8 +104,10 @@ static void cmd_watch(conn *c, int argc, resp_arg *argv)
         memcpy(wk->key, argv[i].ptr, argv[i].len);
         wk->len = argv[i].len;
         wk->db = c->db;
-        wk->version = 0;
-        int rc = key_version(c->db, argv[i].ptr, argv[i].len, &wk->version);
+        key_state ks = {0, 0};
+        int rc = key_version(c->db, argv[i].ptr, argv[i].len, &ks);
+        wk->version = ks.version;
+        wk->expire_at = ks.expire_at;
         if (rc < 0) {
             free(wk->key);
             reply_status(c, rc);
@@ -141,14 +151,15 @@ static void add_key(void *ctx, const resp_arg *key)
     l->n++;
 }
 
-/* 1 if every watched key still has the version it had at WATCH. */
+/* 1 if every watched key still has the version and expiration it had at WATCH. */
 static int watches_hold(conn *c)
 {
     for (int i = 0; i < c->nwatched; i++) {
         watched_key *wk = &c->watched[i];
-        uint64_t v = 0;
-        int rc = key_version(wk->db, wk->key, wk->len, &v);
-        if (rc < 0 || rc != wk->present || (rc && v != wk->version))
+        key_state ks = {0, 0};
+        int rc = key_version(wk->db, wk->key, wk->len, &ks);
+        if (rc < 0 || rc != wk->present ||
+            (rc && (ks.version != wk->version || ks.expire_at != wk->expire_at)))
             return 0;
     }
     return 1;

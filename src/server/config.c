@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "server/log.h"
+#include "server/notify.h"
+#include "server/slowlog.h"
 #include "util/glob.h"
 
 srv_config g_cfg;
@@ -24,7 +26,7 @@ srv_config g_cfg;
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int auth_required;
 
-enum { T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED };
+enum { T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED, T_NOTIFY };
 
 typedef struct cfg_def {
     const char *name;
@@ -72,6 +74,14 @@ static const cfg_def defs[] = {
      "snapshots: only \"\" (off) until the server has persistence"},
     {"appendonly", T_FIXED, 1, 0, 0, NULL, NULL, "no",
      "append-only log: only no until the server has persistence"},
+    {"notify-keyspace-events", T_NOTIFY, 1, 0, 0, NULL, NULL, "\"\"",
+     "keyspace notification classes, Redis's letters (\"\": off)"},
+    {"slowlog-log-slower-than", T_INT, 1, -1, LLONG_MAX, &slowlog_log_slower_than, NULL,
+     "10000", "log commands slower than this many microseconds (-1: off)"},
+    {"slowlog-max-len", T_INT, 1, 0, LONG_MAX, &slowlog_max_len, NULL, "128",
+     "entries the slow log keeps"},
+    {"latency-monitor-threshold", T_INT, 1, 0, LLONG_MAX, &latency_monitor_threshold, NULL, "0",
+     "record latency spikes of at least this many milliseconds (0: off)"},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -240,6 +250,17 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
         if (!check)
             set_string(d->str, v[0]);
         return 0;
+    case T_NOTIFY: {
+        int fl;
+        if (!notify_parse(v[0], &fl)) {
+            snprintf(err, errlen,
+                     "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+            return -1;
+        }
+        if (!check)
+            atomic_store(&notify_flags, fl);
+        return 0;
+    }
     case T_LOGLEVEL:
         for (int i = 0; i < 4; i++) {
             if (strcasecmp(v[0], loglevels[i]) == 0) {
@@ -311,6 +332,9 @@ static void format_value(const cfg_def *d, char *buf, size_t cap)
     case T_FIXED:
         snprintf(buf, cap, "%s", d->def);
         return;
+    case T_NOTIFY:
+        notify_format(atomic_load(&notify_flags), buf, cap);
+        return;
     case T_OCTAL:
         snprintf(buf, cap, "%llo", (unsigned long long)atomic_load(d->num));
         return;
@@ -323,6 +347,97 @@ static void format_value(const cfg_def *d, char *buf, size_t cap)
     default:
         snprintf(buf, cap, "%lld", atomic_load(d->num));
     }
+}
+
+/* Spells s as one config-file word in double quotes, with Redis's escapes (sdscatrepr). */
+static void quote_value(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap < 3) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    buf[n++] = '"';
+    for (; *s && n + 6 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        switch (ch) {
+        case '\\': case '"': buf[n++] = '\\'; buf[n++] = (char)ch; break;
+        case '\n': buf[n++] = '\\'; buf[n++] = 'n'; break;
+        case '\r': buf[n++] = '\\'; buf[n++] = 'r'; break;
+        case '\t': buf[n++] = '\\'; buf[n++] = 't'; break;
+        default:
+            if (isprint(ch))
+                buf[n++] = (char)ch;
+            else
+                n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", ch);
+        }
+    }
+    buf[n++] = '"';
+    buf[n] = 0;
+}
+
+/* The value of row d (or its default) as a config file line spells it, normalised so that
+ * a current value and a default compare equal exactly when they mean the same. */
+static void file_value(const cfg_def *d, char *buf, size_t cap, int want_default)
+{
+    char tmp[4096];
+    long long x;
+    if (!want_default) {
+        if (d->type == T_OBL) {
+            snprintf(buf, cap, "normal %lld %lld %lld pubsub %lld %lld %lld",
+                     atomic_load(&g_cfg.obl[0].hard), atomic_load(&g_cfg.obl[0].soft),
+                     atomic_load(&g_cfg.obl[0].seconds), atomic_load(&g_cfg.obl[1].hard),
+                     atomic_load(&g_cfg.obl[1].soft), atomic_load(&g_cfg.obl[1].seconds));
+            return;
+        }
+        format_value(d, tmp, sizeof(tmp));
+    } else if (!d->def) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(tmp, sizeof(tmp), "%ld", cpus > 0 ? cpus : 1);
+    } else if (d->type == T_OBL) {
+        char **w;
+        int n = config_split(d->def, &w);
+        size_t len = 0;
+        tmp[0] = 0;
+        for (int i = 0; i < n && len < sizeof(tmp) - 64; i++) {
+            if (i % 4 && config_parse_size(w[i], &x))
+                len += (size_t)snprintf(tmp + len, sizeof(tmp) - len, " %lld", x);
+            else
+                len += (size_t)snprintf(tmp + len, sizeof(tmp) - len, "%s%s", i ? " " : "", w[i]);
+        }
+        if (n >= 0)
+            config_free_words(w, n);
+        snprintf(buf, cap, "%s", tmp);
+        return;
+    } else if (d->type == T_INT || d->type == T_SIZE) {
+        if (!config_parse_size(d->def, &x))
+            x = 0;
+        snprintf(tmp, sizeof(tmp), "%lld", x);
+    } else if (d->type == T_OCTAL) {
+        snprintf(tmp, sizeof(tmp), "%llo", (unsigned long long)strtoll(d->def, NULL, 8));
+    } else if (d->type == T_NOTIFY || (d->type == T_FIXED && !d->def[0])) {
+        tmp[0] = 0; /* both spelt "" */
+    } else {
+        snprintf(tmp, sizeof(tmp), "%s", d->def);
+    }
+    if (d->type == T_STRING || d->type == T_NOTIFY || (d->type == T_FIXED && !tmp[0]))
+        quote_value(tmp, buf, cap);
+    else
+        snprintf(buf, cap, "%s", tmp);
+}
+
+int config_row(size_t i, const char **name, char *cur, size_t ccap, char *def, size_t dcap)
+{
+    if (i >= NDEFS)
+        return 0;
+    if (name)
+        *name = defs[i].name;
+    if (cur)
+        file_value(&defs[i], cur, ccap, 0);
+    if (def)
+        file_value(&defs[i], def, dcap, 1);
+    return 1;
 }
 
 void config_get(const char *pattern, size_t plen,

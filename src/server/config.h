@@ -80,6 +80,12 @@ int config_set(const char *name, int nvals, const char **vals, int flags, char *
 void config_get(const char *pattern, size_t plen,
                 void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 
+/* For CONFIG REWRITE: row i of the settings table, in table order. *name (may be NULL)
+ * receives its name; cur / def (may be NULL) its current value and its default, spelt as the
+ * arguments of a config file line (strings quoted) and normalised so that equal means equal.
+ * Returns 1, or 0 when i is past the last row. */
+int config_row(size_t i, const char **name, char *cur, size_t ccap, char *def, size_t dcap);
+
 /* Copies a string setting into buf (NUL-terminated, truncated to cap). Returns its length. */
 size_t config_get_string(char *const *field, char *buf, size_t cap);
 

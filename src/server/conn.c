@@ -31,8 +31,10 @@
 #include "server/cmd.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/reply.h"
 #include "server/server.h"
+#include "server/slowlog.h"
 #include "server/worker.h"
 
 #define QBUF_MIN ((size_t)16 * 1024)
@@ -143,6 +145,7 @@ void conn_close(conn *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     WSTAT_ADD(w->nconns, -1);
+    pubsub_conn_closed(c);
 
     pthread_mutex_lock(&g_srv.clients_lock);
     if (c->rprev)
@@ -218,8 +221,9 @@ static void set_events(conn *c, int want_write)
 int conn_check_obl(conn *c, int64_t now_ms)
 {
     size_t pending = conn_pending_out(c);
-    long long hard = CFG(obl[OBL_NORMAL].hard);
-    long long soft = CFG(obl[OBL_NORMAL].soft);
+    int cls = pubsub_obl_class(c);
+    long long hard = CFG(obl[cls].hard);
+    long long soft = CFG(obl[cls].soft);
     if (hard > 0 && pending >= (size_t)hard) {
         log_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
                     (unsigned long long)c->id, c->addr);
@@ -229,7 +233,7 @@ int conn_check_obl(conn *c, int64_t now_ms)
     if (soft > 0 && pending >= (size_t)soft) {
         if (!c->obl_soft_since) {
             c->obl_soft_since = now_ms;
-        } else if (now_ms - c->obl_soft_since >= CFG(obl[OBL_NORMAL].seconds) * 1000) {
+        } else if (now_ms - c->obl_soft_since >= CFG(obl[cls].seconds) * 1000) {
             log_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
                         (unsigned long long)c->id, c->addr);
             conn_close(c, NULL);
@@ -305,6 +309,7 @@ void conn_on_writable(conn *c)
 /* Runs every complete command in the query buffer. */
 static void process_input(conn *c)
 {
+    slowlog_batch_begin();
     while (c->qpos < c->qlen && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSED))) {
         ssize_t n = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (n == RESP_EUNFIN)
@@ -434,6 +439,10 @@ size_t conn_describe(conn *c, char *buf, size_t cap, int64_t now_ms)
     char flags[8];
     int nf = 0;
     int multi = atomic_load_explicit(&c->pub_multi, memory_order_relaxed);
+    int subs = atomic_load_explicit(&c->pub_subs, memory_order_relaxed);
+    int psubs = atomic_load_explicit(&c->pub_psubs, memory_order_relaxed);
+    if (subs || psubs)
+        flags[nf++] = 'P';
     if (multi >= 0)
         flags[nf++] = 'x';
     if (c->is_unix)
@@ -446,13 +455,13 @@ size_t conn_describe(conn *c, char *buf, size_t cap, int64_t now_ms)
     size_t om = atomic_load_explicit(&c->pub_omem, memory_order_relaxed);
     int n = snprintf(buf, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%u "
-                     "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 "
+                     "sub=%d psub=%d ssub=0 multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 "
                      "rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
                      "user=default redir=-1 resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd0, c->name ? c->name : "",
                      (long long)((now_ms - c->ctime_ms) / 1000),
                      (long long)((now_ms - last) / 1000), flags,
-                     atomic_load_explicit(&c->pub_db, memory_order_relaxed), multi, qb,
+                     atomic_load_explicit(&c->pub_db, memory_order_relaxed), subs, psubs, multi, qb,
                      (size_t)QBUF_MIN, om, sizeof(conn) + qb + om, om ? "w" : "",
                      cmd ? cmd->name : "NULL", c->proto);
     return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);

@@ -26,6 +26,7 @@
 
 struct worker;
 struct command;
+struct psub;
 
 /* Handle kinds stored first in every object registered with epoll. */
 enum { EV_LISTENER = 1, EV_EVENTFD = 2, EV_CONN = 3 };
@@ -54,6 +55,7 @@ typedef struct watched_key {
     unsigned db;
     int present;
     uint64_t version;
+    int64_t expire_at; /* a TTL change does not change the version, but aborts EXEC */
     size_t len;
     char *key;
 } watched_key;
@@ -90,6 +92,9 @@ typedef struct conn {
     int nwatched, watched_cap;
     int in_exec;
 
+    /* pub/sub: NULL until the first (P)SUBSCRIBE (pubsub.h) */
+    struct psub *ps;
+
     /* shared with other threads (CLIENT LIST / KILL, INFO): constant after creation, atomics,
      * or guarded by clients_lock */
     char addr[64], laddr[64];
@@ -103,6 +108,7 @@ typedef struct conn {
     _Atomic size_t pub_qbuf, pub_omem;
     _Atomic int pub_multi;            /* queued commands, -1 outside MULTI */
     _Atomic int kill;                 /* set by CLIENT KILL from any thread */
+    _Atomic int pub_subs, pub_psubs;  /* channel / pattern subscriptions, for CLIENT LIST */
 } conn;
 
 /* Creates a connection for an accepted, non-blocking socket and registers it with the worker

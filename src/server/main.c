@@ -25,6 +25,8 @@
 #include "server/cmd.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/notify.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -157,6 +159,10 @@ int main(int argc, char **argv)
     mc.databases = (unsigned)CFG(databases);
     mc.shards = (unsigned)CFG(shards);
     mc.hz = (unsigned)CFG(hz);
+    /* Keyspace notifications: expired/evicted come from the hook; deletes are captured only
+     * while DEL asks (notify.h). With notifications off the hook returns after one load. */
+    mc.hook = notify_hook;
+    mc.hook_events = MNEMO_EVENT_EXPIRE | MNEMO_EVENT_EVICT | MNEMO_EVENT_DEL;
     int rc = mnemo_store_open(&mc, &g_srv.store);
     if (rc != MNEMO_OK) {
         log_warning("Can't open the store: %s", mnemo_strerror(rc));
@@ -166,6 +172,11 @@ int main(int argc, char **argv)
 
     log_notice("mnemo-server %s starting, pid=%d, %lld worker threads, %u databases",
                MNEMO_VERSION_STRING, (int)getpid(), CFG(threads), mc.databases);
+    if (pubsub_init((unsigned)CFG(threads)) != 0) {
+        log_warning("Can't set up pub/sub: out of memory");
+        mnemo_store_free(g_srv.store);
+        return 1;
+    }
     if (workers_init((unsigned)CFG(threads)) != 0) {
         mnemo_store_free(g_srv.store);
         return 1;
@@ -192,6 +203,7 @@ int main(int argc, char **argv)
     workers_stop();
     workers_free();
     mnemo_store_close(g_srv.store);
+    pubsub_free();
     mnemo_store_free(g_srv.store);
     if (path[0])
         unlink(path);

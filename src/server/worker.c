@@ -22,6 +22,7 @@
 
 #include "server/config.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 
 #define MAX_EVENTS 256
@@ -403,8 +404,10 @@ static void *worker_main(void *arg)
                 uint64_t v;
                 ssize_t r = read(w->evfd, &v, sizeof(v));
                 (void)r;
-                /* Kill requests are handled now; a future pub/sub queue is drained here. */
+                /* Kill requests are handled now; the pub/sub inbox right after the batch. */
                 conn *next;
+                if (!atomic_exchange(&w->kill_pending, 0))
+                    continue;
                 for (conn *c = w->conns; c; c = next) {
                     next = c->next;
                     if (atomic_load_explicit(&c->kill, memory_order_relaxed))
@@ -412,6 +415,7 @@ static void *worker_main(void *arg)
                 }
             }
         }
+        pubsub_worker_tick(w);
         bury(w);
         if (w->now_ms - w->last_cron_ms >= CRON_MS) {
             w->last_cron_ms = w->now_ms;

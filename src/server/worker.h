@@ -8,8 +8,8 @@
  *     hash of the 4-tuple, and a connection stays on the worker that accepted it for its whole
  *     life. The Unix socket is one listener shared by all workers (EPOLLEXCLUSIVE).
  *   - Each worker has an eventfd in its epoll set. Other threads write to it to wake the
- *     worker: shutdown, CLIENT KILL of one of its connections, and (later) the per-worker
- *     message queue of pub/sub and blocking commands, which will be drained on that wake-up.
+ *     worker: shutdown, CLIENT KILL of one of its connections, and the per-worker pub/sub
+ *     inbox (pubsub.h), drained after every event batch by pubsub_worker_tick().
  *   - A cron slice runs every 100 ms in each worker for its own connections: idle timeout,
  *     soft output buffer limits, kill requests.
  *   - Connections closed while an event batch is processed are freed after the batch, so an
@@ -53,6 +53,10 @@ typedef struct worker {
     _Atomic uint64_t commands;
     _Atomic uint64_t net_in;
     _Atomic uint64_t net_out;
+
+    /* set by CLIENT KILL (any thread) before the wake-up: the eventfd handler scans for
+     * killed connections only then, so pub/sub wake-ups do not walk every connection */
+    _Atomic int kill_pending;
 } worker;
 
 /* Adds n to a counter that only the calling worker writes (no locked instruction). */

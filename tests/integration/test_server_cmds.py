@@ -26,6 +26,16 @@ def test_info_sections(r, raw):
     ks = r.info("keyspace")
     assert ks["db0"]["keys"] == 2
     assert ks["db0"]["expires"] == 1
+    assert 90000 < ks["db0"]["avg_ttl"] <= 100000
+    r.execute_command("SELECT", 3)
+    r.set("c", 3, px=50000)
+    r.set("d", 4)
+    ks = r.info("keyspace")
+    assert ks["db3"]["keys"] == 2 and ks["db3"]["expires"] == 1
+    assert 40000 < ks["db3"]["avg_ttl"] <= 50000
+    assert ks["db0"]["expires"] == 1
+    r.flushdb()
+    r.execute_command("SELECT", 0)
     assert set(r.info("clients")) >= {"connected_clients", "maxclients", "blocked_clients"}
     assert "used_memory" not in r.info("clients")
     text = raw.call("INFO", "server", "stats")

@@ -208,3 +208,21 @@ def test_transactions_are_atomic(server, r):
     rd.join()
     assert not bad
     assert r.mget("x", "y") == ["600", "600"]
+
+
+def test_watch_ttl_change_aborts(server, raw):
+    # A TTL change leaves the version alone but, as in Redis, touches the watched key.
+    raw.call("SET", "wt", "v")
+    assert raw.call("WATCH", "wt") == "OK"
+    other = server.raw()
+    assert other.call("EXPIRE", "wt", "100") == 1
+    raw.call("MULTI")
+    raw.call("SET", "wt", "mine")
+    assert raw.call("EXEC") is None
+    assert raw.call("WATCH", "wt") == "OK"
+    assert other.call("PERSIST", "wt") == 1
+    raw.call("MULTI")
+    raw.call("SET", "wt", "mine")
+    assert raw.call("EXEC") is None
+    assert raw.call("GET", "wt") == b"v"
+    other.close()
