@@ -58,7 +58,8 @@ extern "C" {
     X(ECOND, -13, "condition not met")                                                        \
     X(EWRONGTYPE, -14, "operation against a key holding the wrong kind of value")             \
     X(ENOSPACE, -15, "memory limit reached")                                                  \
-    X(ETXN, -16, "key not declared in the running transaction")
+    X(ETXN, -16, "key not declared in the running transaction")                               \
+    X(ENOTFINITE, -17, "increment would produce NaN or Infinity")
 
 typedef enum mnemo_status {
 #define MNEMO_X_(name, code, text) MNEMO_##name = (code),
@@ -304,7 +305,8 @@ int mnemo_incr(mnemo_store *store, unsigned db, const void *key, size_t key_len,
 /* Adds `delta` to the float stored at key (missing = 0), storing the result as Redis's
  * INCRBYFLOAT does (shortest exact decimal of a long double, no exponent). `out` (may be NULL)
  * receives that text, NUL-terminated; *out_len its length.
- * Errors: MNEMO_ENOTFLOAT (value or delta not a finite number, or the result not finite). */
+ * Errors: MNEMO_ENOTFLOAT (the stored value is not a number), MNEMO_ENOTFINITE (delta or the
+ * result is infinite or NaN). */
 int mnemo_incr_float(mnemo_store *store, unsigned db, const void *key, size_t key_len,
                      long double delta, char out[MNEMO_FLOAT_STRLEN], size_t *out_len);
 

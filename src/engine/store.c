@@ -755,7 +755,7 @@ static int incr_float_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *
         return MNEMO_ENOTFLOAT;
     long double r = cur + a->fdelta;
     if (isnan(r) || isinf(r))
-        return MNEMO_ENOTFLOAT;
+        return MNEMO_ENOTFINITE;
     size_t n = num_format_ld(r, a->fout, MNEMO_FLOAT_STRLEN);
     if (!n)
         return MNEMO_ENOTFLOAT;
@@ -768,7 +768,7 @@ int mnemo_incr_float(mnemo_store *st, unsigned db, const void *key, size_t klen,
                      long double delta, char out[MNEMO_FLOAT_STRLEN], size_t *out_len)
 {
     if (isnan(delta) || isinf(delta))
-        return MNEMO_ENOTFLOAT;
+        return MNEMO_ENOTFINITE;
     char buf[MNEMO_FLOAT_STRLEN];
     struct edit_arg a = {.key = key, .klen = klen, .fdelta = delta, .fout = buf};
     int rc = keyop(st, db, key, klen, 1, incr_float_fn, &a);

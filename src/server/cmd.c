@@ -152,6 +152,9 @@ void reply_status(conn *c, int st)
     case MNEMO_ENOTFLOAT:
         reply_err(c, ERR_NOTFLOAT);
         break;
+    case MNEMO_ENOTFINITE:
+        reply_err(c, "ERR increment would produce NaN or Infinity");
+        break;
     case MNEMO_EOVERFLOW:
         reply_err(c, ERR_OVERFLOW);
         break;

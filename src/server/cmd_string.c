@@ -366,19 +366,7 @@ static void cmd_incrbyfloat(conn *c, int argc, resp_arg *argv)
         notify_event(c->w, NOTIFY_STRING, "incrbyfloat", c->db, argv[1].ptr, argv[1].len);
     if (rc == MNEMO_OK)
         reply_bulk(c, out, len);
-    else if (rc == MNEMO_ENOTFLOAT && (d != d || d - d != 0))
-        reply_err(c, "ERR increment would produce NaN or Infinity");
-    else if (rc == MNEMO_ENOTFLOAT) {
-        /* Either the stored value is not a float, or the sum is not finite. */
-        mnemo_value v = {0};
-        long double cur;
-        if (mnemo_get(ST, c->db, argv[1].ptr, argv[1].len, &v) == MNEMO_OK &&
-            num_parse_ld(v.data, v.len, &cur))
-            reply_err(c, "ERR increment would produce NaN or Infinity");
-        else
-            reply_err(c, ERR_NOTFLOAT);
-        mnemo_value_release(&v);
-    } else
+    else
         reply_status(c, rc);
 }
 

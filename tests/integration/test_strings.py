@@ -198,3 +198,16 @@ def test_large_value_roundtrip(rb):
     rb.set("big", value)
     assert rb.strlen("big") == len(value)
     assert rb.get("big") == value
+
+
+def test_incrbyfloat_not_finite_vs_not_float(raw):
+    raw.call("SET", "fi", "inf")
+    assert raw.call("INCRBYFLOAT", "fi", "1") == "ERR increment would produce NaN or Infinity"
+    raw.call("SET", "fi", "abc")
+    assert raw.call("INCRBYFLOAT", "fi", "1") == "ERR value is not a valid float"
+    raw.call("SET", "fi", "1e4932")
+    assert raw.call("INCRBYFLOAT", "fi", "1e4932") == \
+        "ERR increment would produce NaN or Infinity"
+    assert raw.call("GET", "fi") == b"1e4932"
+    raw.call("SET", "fi", "1e300")
+    assert len(raw.call("INCRBYFLOAT", "fi", "1e300")) == 301

@@ -692,7 +692,8 @@ static int parse_ld(const unsigned char *p, size_t len, long double *out)
     errno = 0;
     long double v = strtold(buf, &end);
     if (*end != 0) return 0;
-    if (isnan(v) || isinf(v)) return 0;
+    if (isnan(v)) return 0;
+    if (isinf(v)) return 2; /* a number (as in Redis), but no finite sum */
     if (errno == ERANGE) return -1;
     *out = v;
     return 1;
@@ -1304,7 +1305,7 @@ static void op_incr_float(void)
     cover(rc);
     if (bad_delta && (!db_ok(db) || k == BIGKEY)) {
         /* two argument errors: either may be reported */
-        if (rc != MNEMO_ENOTFLOAT && rc != (db_ok(db) ? MNEMO_ETOOBIG : MNEMO_EDB))
+        if (rc != MNEMO_ENOTFINITE && rc != (db_ok(db) ? MNEMO_ETOOBIG : MNEMO_EDB))
             TEST_FAIL_("incr_float with invalid arguments returned %d", rc);
         end_op(UNK, UNK, UNK);
         return;
@@ -1315,7 +1316,7 @@ static void op_incr_float(void)
     }
     mentry *e = ent(db, k);
     if (bad_delta) {
-        CHECK_EQ(rc, MNEMO_ENOTFLOAT);
+        CHECK_EQ(rc, MNEMO_ENOTFINITE);
         end_op(UNK, UNK, UNK);
         return;
     }
@@ -1326,8 +1327,13 @@ static void op_incr_float(void)
         end_op(UNK, UNK, UNK);
         return;
     }
+    if (p == 2) {
+        CHECK_EQ(rc, MNEMO_ENOTFINITE);
+        end_op(UNK, UNK, UNK);
+        return;
+    }
     if (p == 1) CHECK_EQ(rc, MNEMO_OK);
-    else if (rc != MNEMO_OK && rc != MNEMO_ENOTFLOAT)
+    else if (rc != MNEMO_OK && rc != MNEMO_ENOTFINITE && rc != MNEMO_ENOTFLOAT)
         TEST_FAIL_("incr_float returned %d (%s)", rc, mnemo_strerror(rc));
     if (rc == MNEMO_OK) {
         CHECK(out_len < MNEMO_FLOAT_STRLEN);
@@ -3070,8 +3076,8 @@ static void test_incr_edges(void)
     CHECK_EQ(mnemo_get(st, 0, "g", 1, &v), MNEMO_OK);
     CHECK_MEM_EQ(v.data, v.len, "100000000000000000000", 21);
     mnemo_value_release(&v);
-    CHECK_EQ(mnemo_incr_float(st, 0, "g", 1, (long double)INFINITY, out, &ol), MNEMO_ENOTFLOAT);
-    CHECK_EQ(mnemo_incr_float(st, 0, "g", 1, (long double)NAN, out, &ol), MNEMO_ENOTFLOAT);
+    CHECK_EQ(mnemo_incr_float(st, 0, "g", 1, (long double)INFINITY, out, &ol), MNEMO_ENOTFINITE);
+    CHECK_EQ(mnemo_incr_float(st, 0, "g", 1, (long double)NAN, out, &ol), MNEMO_ENOTFINITE);
     /* Huge but finite: printed in full, as Redis does (4901 digits). */
     CHECK_EQ(set_str(st, 0, "h", "1e4900", 0, NULL), MNEMO_OK);
     CHECK_EQ(mnemo_incr_float(st, 0, "h", 1, 1e4900L, out, &ol), MNEMO_OK);
@@ -3079,8 +3085,14 @@ static void test_incr_edges(void)
     CHECK_EQ(out[0], '2');
     /* Past LDBL_MAX: infinity is refused. */
     CHECK_EQ(set_str(st, 0, "h", "1e4932", 0, NULL), MNEMO_OK);
-    CHECK_EQ(mnemo_incr_float(st, 0, "h", 1, 1e4932L, out, &ol), MNEMO_ENOTFLOAT);
-    static const char *notfloat[] = {"", "abc", " 1", "1 ", "nan", "inf", "-inf", "1.2.3"};
+    CHECK_EQ(mnemo_incr_float(st, 0, "h", 1, 1e4932L, out, &ol), MNEMO_ENOTFINITE);
+    /* "inf" is a number (as in Redis), but the sum is not finite */
+    static const char *infinite[] = {"inf", "-inf"};
+    for (size_t i = 0; i < 2; i++) {
+        CHECK_EQ(set_str(st, 0, "s", infinite[i], 0, NULL), MNEMO_OK);
+        CHECK_EQ(mnemo_incr_float(st, 0, "s", 1, 1.0L, out, &ol), MNEMO_ENOTFINITE);
+    }
+    static const char *notfloat[] = {"", "abc", " 1", "1 ", "nan", "1.2.3"};
     for (size_t i = 0; i < sizeof notfloat / sizeof notfloat[0]; i++) {
         CHECK_EQ(set_str(st, 0, "s", notfloat[i], 0, NULL), MNEMO_OK);
         int rc = mnemo_incr_float(st, 0, "s", 1, 1.0L, out, &ol);
