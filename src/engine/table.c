@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -14,25 +15,40 @@ int table_alloc(table *t, uint32_t cap)
     if (cap < TABLE_MIN_CAP)
         cap = TABLE_MIN_CAP;
     cap = (cap + TABLE_GROUP - 1) & ~(TABLE_GROUP - 1);
-    uint8_t *ctrl = calloc((size_t)cap + TABLE_GROUP, 1);
-    uint32_t *refs = malloc((size_t)cap * sizeof(uint32_t));
-    if (!ctrl || !refs) {
-        free(ctrl);
-        free(refs);
-        return -1;
+    size_t ctrl_bytes = ((size_t)cap + TABLE_GROUP + 3) & ~(size_t)3;
+    size_t total = ctrl_bytes + (size_t)cap * sizeof(uint32_t);
+    uint8_t *base;
+    uint32_t mapped = 0;
+    if (total >= TABLE_MMAP_MIN) {
+        size_t len = (total + 4095) & ~(size_t)4095;
+        if (len > UINT32_MAX)
+            return -1;
+        base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED)
+            return -1;
+        if (len >= (2u << 20))
+            (void)madvise(base, len, MADV_HUGEPAGE);
+        mapped = (uint32_t)len;
+    } else {
+        base = calloc(total, 1);
+        if (!base)
+            return -1;
     }
-    t->ctrl = ctrl;
-    t->refs = refs;
+    t->ctrl = base;
+    t->refs = (uint32_t *)(base + ctrl_bytes);
     t->cap = cap;
     t->count = 0;
     t->tombs = 0;
+    t->mapped = mapped;
     return 0;
 }
 
 void table_free(table *t)
 {
-    free(t->ctrl);
-    free(t->refs);
+    if (t->mapped)
+        munmap(t->ctrl, t->mapped);
+    else
+        free(t->ctrl);
     memset(t, 0, sizeof(*t));
 }
 
@@ -40,7 +56,7 @@ uint64_t table_mem(const table *t)
 {
     if (!t->ctrl)
         return 0;
-    return malloc_usable_size(t->ctrl) + malloc_usable_size(t->refs) + 2 * sizeof(size_t);
+    return t->mapped ? t->mapped : malloc_usable_size(t->ctrl) + sizeof(size_t);
 }
 
 /* Bit i set where ctrl[pos + i] == c, for the 16 slots of a group. */
