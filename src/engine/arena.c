@@ -156,7 +156,6 @@ void arena_release(arena *a, uint32_t ref, uint32_t size)
 {
     uint32_t id = ref >> 16;
     arena_seg *s = &a->segs[id];
-    s->base[ref & 0xffff] |= ENT_DEAD;
     s->live -= size;
     a->live_bytes -= size;
     if (!s->large)

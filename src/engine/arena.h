@@ -9,7 +9,7 @@
  *
  * which is what the index stores: 4 bytes per key instead of an 8-byte pointer, and no
  * per-entry malloc header or size-class rounding. Dead entries (overwritten or deleted) stay in
- * their segment, flagged ENT_DEAD, until the segment is freed: at once when its last live entry
+ * their segment, unchanged (the index no longer points at them), until the segment is freed: at once when its last live entry
  * dies, or when compaction copies its live entries to the head (arena_pick_victim() chooses the
  * sealed segment with the most garbage; the shard moves the entries and fixes the index).
  *
@@ -71,7 +71,8 @@ static inline uint64_t arena_vbase(const arena *a, uint32_t ref)
 uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint64_t version,
                            uint32_t avoid, uint32_t *ref, uint64_t *vbase, uint32_t *size);
 
-/* Marks the entry at ref (of `size` bytes) dead; frees its segment if nothing live is left. */
+/* Accounts the entry at ref (of `size` bytes) as dead; frees its segment if nothing live is
+ * left. The bytes stay as they are (compaction tells live from dead through the index). */
 void arena_release(arena *a, uint32_t ref, uint32_t size);
 
 /* Bytes held by small segments that are not live data (dead entries and sealed slack). */

@@ -2,10 +2,14 @@
  * entry.h — the byte layout of one key-value entry, as it lies in a shard's arena.
  *
  *   +-------+--------+--------+-----------+---------------+---------+-----------+
- *   | flags | klen   | vlen   | version   | expire_at     | key     | value     |
+ *   | head  | [klen] | vlen   | version   | expire_at     | key     | value     |
  *   | 1 B   | varint | varint | varint    | 8 B, only if  | klen B  | vlen B    |
- *   |       | 1-5 B  | 1-5 B  | 1-10 B    | ENT_TTL       |         |           |
+ *   |       | 0-5 B  | 1-5 B  | 1-10 B    | ENT_TTL       |         |           |
  *   +-------+--------+--------+-----------+---------------+---------+-----------+
+ *
+ * The head byte holds the flags in its top three bits (ENT_TTL, ENT_COMPRESSED, ENT_TYPED)
+ * and the key length in its low five when it is below 31; 31 means the length follows as a
+ * varint. Keys are short, so the head costs one byte for flags and key length together.
  *
  * The version is stored as a zigzag varint of (version - vbase), where vbase is the version its
  * segment started with (arena.h): entries appended to one segment are written close together in
@@ -14,12 +18,13 @@
  * against that segment's base; zigzag keeps older versions (negative deltas) cheap too.
  *
  * Entries are packed back to back with no alignment or padding (fields are read with memcpy),
- * so a 16-byte key with a 32-byte value and no TTL takes 54-56 bytes. Entries are never resized
- * in place: a write that changes the size appends a new entry and marks the old one ENT_DEAD,
- * which is what lets the arena walk a segment entry by entry when it compacts it.
+ * so a 16-byte key with a 32-byte value and no TTL takes 51-55 bytes. Entries are never resized
+ * in place: a write that changes the size appends a new entry and leaves the old bytes as they
+ * were; whether an entry is live is known from the index alone (compaction asks it), so no
+ * header bit is spent on it.
  *
- * flags: bits 0-2 value type (ENT_TYPE_*; only strings so far), bit 3 ENT_TTL, bit 4 reserved
- * for compression, bit 6 ENT_DEAD.
+ * ENT_TYPED is reserved for value types other than strings (a type byte will follow the head);
+ * ENT_COMPRESSED for LZ4-compressed values.
  */
 #ifndef MNEMO_ENGINE_ENTRY_H
 #define MNEMO_ENGINE_ENTRY_H
@@ -29,18 +34,20 @@
 #include <string.h>
 
 enum {
-    ENT_TYPE_MASK = 0x07,
-    ENT_TYPE_STRING = 0,
-    ENT_TTL = 0x08,
-    ENT_COMPRESSED = 0x10,
-    ENT_DEAD = 0x40,
+    ENT_TYPE_STRING = 0,   /* no flags: a plain string value */
+    ENT_KLEN_MASK = 0x1f,  /* key length in the head, ENT_KLEN_ESC: a varint follows */
+    ENT_KLEN_ESC = 0x1f,
+    ENT_TTL = 0x20,
+    ENT_COMPRESSED = 0x40,
+    ENT_TYPED = 0x80,
+    ENT_FLAGS = 0xe0,
 };
 
 /* A decoded entry: pointers into the arena, valid while the shard lock is held and until the
  * next write to the shard. */
 typedef struct entry {
     uint8_t *base;
-    uint8_t flags;
+    uint8_t flags;         /* ENT_TTL | ENT_COMPRESSED | ENT_TYPED */
     uint32_t klen, vlen;
     uint64_t version;
     uint8_t *exp;  /* 8 bytes, or NULL without ENT_TTL */
@@ -102,7 +109,7 @@ static inline uint64_t entry_vdelta(uint64_t version, uint64_t vbase)
 static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint64_t version, uint64_t vbase,
                                 int ttl)
 {
-    return 1 + entry_varint_len(klen) + entry_varint_len(vlen) +
+    return 1 + (klen >= ENT_KLEN_ESC ? entry_varint_len(klen) : 0) + entry_varint_len(vlen) +
            entry_varint64_len(entry_vdelta(version, vbase)) + (ttl ? 8 : 0) + klen + vlen;
 }
 
@@ -123,8 +130,10 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
 {
     const uint8_t *q = p + 1;
     e->base = p;
-    e->flags = p[0];
-    q = entry_varint_get(q, &e->klen);
+    e->flags = p[0] & ENT_FLAGS;
+    e->klen = p[0] & ENT_KLEN_MASK;
+    if (e->klen == ENT_KLEN_ESC)
+        q = entry_varint_get(q, &e->klen);
     q = entry_varint_get(q, &e->vlen);
     uint64_t z = 0;
     unsigned shift = 0;
@@ -152,12 +161,17 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
                               entry *e)
 {
     uint8_t *q = p;
+    flags &= ENT_FLAGS;
     if (expire_at > 0)
         flags |= ENT_TTL;
     else
         flags &= (uint8_t)~ENT_TTL;
-    *q++ = flags;
-    q = entry_varint_put(q, klen);
+    if (klen < ENT_KLEN_ESC) {
+        *q++ = (uint8_t)(flags | klen);
+    } else {
+        *q++ = (uint8_t)(flags | ENT_KLEN_ESC);
+        q = entry_varint_put(q, klen);
+    }
     q = entry_varint_put(q, vlen);
     uint64_t z = entry_vdelta(version, vbase);
     while (z >= 0x80) {

@@ -151,8 +151,8 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
     while ((s = table_probe_next(t, &p)) != UINT32_MAX) {
         uint32_t ref = t->refs[s];
         const uint8_t *b = arena_ptr(&sh->ar, ref);
-        /* Cheap reject on the length byte before decoding the whole header. */
-        if (klen < 0x80 && b[1] != klen)
+        /* Cheap reject on the key length in the head byte before decoding the header. */
+        if (klen < ENT_KLEN_ESC && (b[0] & ENT_KLEN_MASK) != klen)
             continue;
         decode_ref(sh, ref, &l->e);
         if (l->e.klen == klen && (klen == 0 || memcmp(l->e.key, key, klen) == 0)) {
@@ -233,7 +233,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     }
     if (in_place) {
         /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
-        entry_init(l->e.base, l->e.flags & ~ENT_DEAD, key, (uint32_t)klen, (uint32_t)vlen, ver,
+        entry_init(l->e.base, l->e.flags, key, (uint32_t)klen, (uint32_t)vlen, ver,
                    vb, expire_at, &e);
         vsrc_copy(e.val, v);
     } else {
@@ -298,7 +298,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     if (!p)
         return MNEMO_ENOMEM;
     entry e;
-    entry_init(p, old->flags & ~ENT_DEAD, old->key, old->klen, old->vlen, entry_version(old), vb,
+    entry_init(p, old->flags, old->key, old->klen, old->vlen, entry_version(old), vb,
                at, &e);
     memcpy(e.val, old->val, old->vlen);
     ttl_track(sh, entry_expire_at(old), at);
@@ -343,12 +343,10 @@ static void compact(shard *sh, uint32_t victim)
         uint32_t ref = victim << 16 | off;
         decode_ref(sh, ref, &e);
         off += e.size;
-        if (e.flags & ENT_DEAD)
-            continue;
         table *t;
         uint32_t slot, nref;
         if (!slot_of_ref(sh, entry_hash(&e), ref, &t, &slot))
-            abort(); /* a live entry the index does not know: memory is corrupt */
+            continue; /* dead: the index points elsewhere or nowhere */
         uint32_t size;
         uint64_t vb;
         uint8_t *p = arena_alloc_entry(a, e.klen, e.vlen, e.exp != NULL, e.version, victim, &nref,
