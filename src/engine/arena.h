@@ -38,7 +38,7 @@ typedef struct arena_seg {
 } arena_seg;
 
 typedef struct arena {
-    arena_seg *segs;
+    arena_seg *segs;     /* first: what a lookup needs (arena_ptr) */
     uint32_t nsegs;      /* ids in use or free: segs[0..nsegs) */
     uint32_t segs_cap;
     uint32_t *free_ids;  /* stack of free ids below nsegs */

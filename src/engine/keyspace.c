@@ -192,7 +192,7 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
                 loc l;
                 l.t = t;
                 l.slot = s;
-                l.ref = t->refs[s];
+                l.ref = table_refs(t)[s];
                 entry_decode(arena_ptr(&sh->ar, l.ref), arena_vbase(&sh->ar, l.ref), &l.e);
                 if (l.e.exp && entry_expire_at(&l.e) <= op_now(&o)) {
                     shard_remove(sh, &o, &l, MNEMO_EVENT_EXPIRE);

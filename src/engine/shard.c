@@ -1,12 +1,16 @@
 /* shard.c — see shard.h. Every function runs with sh->lock held. */
 #include "engine/shard.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/store_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
+
+_Static_assert(offsetof(shard, ar) + sizeof(void *) <= 64,
+               "a lookup's shard fields must stay in the shard's first cache line");
 
 #define MIGRATE_PER_WRITE 32u  /* entries moved from old to tab per write */
 #define COMPACT_MIN_GARBAGE (32u * 1024)
@@ -25,7 +29,7 @@ int64_t op_now(op *o)
 void shard_init(shard *sh)
 {
     memset(sh, 0, sizeof(*sh));
-    pthread_mutex_init(&sh->lock, NULL);
+    mlock_init(&sh->lock);
     arena_init(&sh->ar);
 }
 
@@ -93,19 +97,20 @@ static void migrate(shard *sh, uint32_t budget)
             uint32_t s = sh->mig_pos++;
             if (o->ctrl[s] >= 0x80) {
                 slots[n++] = s;
-                __builtin_prefetch(arena_ptr(&sh->ar, o->refs[s]));
+                __builtin_prefetch(arena_ptr(&sh->ar, table_refs(o)[s]));
             }
         }
         for (unsigned i = 0; i < n; i++) {
             entry e;
-            decode_ref(sh, o->refs[slots[i]], &e);
+            decode_ref(sh, table_refs(o)[slots[i]], &e);
             hs[i] = entry_hash(&e);
             uint32_t home = table_home(sh->tab.cap, hs[i]);
             __builtin_prefetch(&sh->tab.ctrl[home], 1);
-            __builtin_prefetch(&sh->tab.refs[home], 1);
+            __builtin_prefetch(&table_refs(&sh->tab)[home], 1);
         }
         for (unsigned i = 0; i < n; i++) {
-            table_put(&sh->tab, table_insert_slot(&sh->tab, hs[i]), hs[i], o->refs[slots[i]]);
+            table_put(&sh->tab, table_insert_slot(&sh->tab, hs[i]), hs[i],
+                      table_refs(o)[slots[i]]);
             table_remove(o, slots[i]);
         }
         budget -= n;
@@ -149,7 +154,7 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
     table_probe_start(t, h, &p);
     uint32_t s;
     while ((s = table_probe_next(t, &p)) != UINT32_MAX) {
-        uint32_t ref = t->refs[s];
+        uint32_t ref = table_refs(t)[s];
         const uint8_t *b = arena_ptr(&sh->ar, ref);
         /* Cheap reject on the key length in the head byte before decoding the header. */
         if (klen < ENT_KLEN_ESC && (b[0] & ENT_KLEN_MASK) != klen)
@@ -175,14 +180,14 @@ void shard_prefetch(const shard *sh, uint64_t h, int stage)
     uint32_t home = table_home(t->cap, h);
     if (stage == 0) {
         __builtin_prefetch(&t->ctrl[home]);
-        __builtin_prefetch(&t->refs[home]);
+        __builtin_prefetch(&table_refs(t)[home]);
         return;
     }
     table_probe p;
     table_probe_start(t, h, &p);
     uint32_t s = table_probe_next(t, &p);
     if (s != UINT32_MAX)
-        __builtin_prefetch(arena_ptr(&sh->ar, t->refs[s]));
+        __builtin_prefetch(arena_ptr(&sh->ar, table_refs(t)[s]));
 }
 
 int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l)
@@ -246,7 +251,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
                    &e);
         vsrc_copy(e.val, v);
         if (l->t) {
-            l->t->refs[l->slot] = ref;
+            table_refs(l->t)[l->slot] = ref;
             arena_release(&sh->ar, l->ref, l->e.size);
         } else {
             table_put(&sh->tab, l->insert, h, ref);
@@ -302,7 +307,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
                at, &e);
     memcpy(e.val, old->val, old->vlen);
     ttl_track(sh, entry_expire_at(old), at);
-    l->t->refs[l->slot] = ref;
+    table_refs(l->t)[l->slot] = ref;
     arena_release(&sh->ar, l->ref, old->size);
     if (at > 0)
         (void)expheap_push(&sh->heap, at, h);
@@ -323,7 +328,7 @@ static int slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t 
         table_probe_start(ts[i], h, &p);
         uint32_t s;
         while ((s = table_probe_next(ts[i], &p)) != UINT32_MAX) {
-            if (ts[i]->refs[s] == ref) {
+            if (table_refs(ts[i])[s] == ref) {
                 *t = ts[i];
                 *slot = s;
                 return 1;
@@ -356,7 +361,7 @@ static void compact(shard *sh, uint32_t victim)
         entry ne; /* re-encoded: the version against the new segment's base */
         entry_init(p, e.flags, e.key, e.klen, e.vlen, e.version, vb, entry_expire_at(&e), &ne);
         memcpy(ne.val, e.val, e.vlen);
-        t->refs[slot] = nref;
+        table_refs(t)[slot] = nref;
         arena_release(a, ref, e.size); /* frees the victim after its last live entry */
     }
 }
@@ -382,7 +387,7 @@ static void heap_rebuild(shard *sh)
             if (ts[i]->ctrl[s] < 0x80)
                 continue;
             entry e;
-            decode_ref(sh, ts[i]->refs[s], &e);
+            decode_ref(sh, table_refs(ts[i])[s], &e);
             if (e.exp)
                 (void)expheap_push(&sh->heap, entry_expire_at(&e), entry_hash(&e));
         }
@@ -402,7 +407,7 @@ static unsigned expire_hash(shard *sh, op *o, uint64_t h)
         uint32_t s;
         while ((s = table_probe_next(ts[i], &p)) != UINT32_MAX) {
             loc l;
-            l.ref = ts[i]->refs[s];
+            l.ref = table_refs(ts[i])[s];
             decode_ref(sh, l.ref, &l.e);
             if (!l.e.exp || entry_expire_at(&l.e) > op_now(o) || entry_hash(&l.e) != h)
                 continue;
@@ -459,7 +464,7 @@ static uint64_t scan_table(shard *sh, op *o, table *t, uint64_t lo, uint64_t hi,
         if (c == TABLE_TOMB)
             continue;
         loc l;
-        l.ref = t->refs[s];
+        l.ref = table_refs(t)[s];
         decode_ref(sh, l.ref, &l.e);
         uint64_t top = entry_hash(&l.e) >> 32;
         if (top < lo || top >= hi)

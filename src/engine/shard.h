@@ -15,23 +15,24 @@
 #ifndef MNEMO_ENGINE_SHARD_H
 #define MNEMO_ENGINE_SHARD_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include "engine/arena.h"
 #include "engine/entry.h"
 #include "engine/expheap.h"
 #include "engine/table.h"
+#include "util/lock.h"
 #include "mnemo.h"
 
 typedef struct shard {
-    pthread_mutex_t lock;
-    /* Everything below is protected by lock. */
+    mlock lock;
+    /* Everything below is protected by lock. The first cache line holds all a lookup reads of
+     * the shard: the lock, both tables' sizes and arrays, the arena's segment table. */
     int closed;          /* set by mnemo_store_close(); every operation checks it first */
     table tab;           /* current index; inserts go here */
     table old;           /* index being migrated into tab; old.cap == 0 when none */
+    arena ar;            /* entries (ar.segs, its first field, ends the first cache line) */
     uint32_t mig_pos;    /* next slot of old to migrate */
-    arena ar;            /* entries */
     expheap heap;        /* deadlines of entries with a TTL (may hold stale records) */
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
     __extension__ unsigned __int128 ttl_sum; /* sum of their deadlines (for the average TTL) */

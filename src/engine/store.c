@@ -129,10 +129,10 @@ int mnemo_store_close(mnemo_store *st)
     size_t n = (size_t)st->cfg.databases * st->nshards;
     for (size_t i = 0; i < n; i++) {
         shard *sh = &st->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        mlock_lock(&sh->lock);
         shard_clear(sh);
         sh->closed = 1;
-        pthread_mutex_unlock(&sh->lock);
+        mlock_unlock(&sh->lock);
     }
     return MNEMO_OK;
 }
@@ -142,9 +142,6 @@ void mnemo_store_free(mnemo_store *st)
     if (!st)
         return;
     mnemo_store_close(st);
-    size_t n = (size_t)st->cfg.databases * st->nshards;
-    for (size_t i = 0; i < n; i++)
-        pthread_mutex_destroy(&st->shards[i].lock);
     pthread_mutex_destroy(&st->bg_lock);
     pthread_cond_destroy(&st->bg_cond);
     free(st->shards);

@@ -48,9 +48,9 @@ static inline int store_lock(mnemo_store *st, size_t idx)
         if (held > 0)
             return sh->closed ? MNEMO_ECLOSED : MNEMO_OK;
     }
-    pthread_mutex_lock(&sh->lock);
+    mlock_lock(&sh->lock);
     if (sh->closed) {
-        pthread_mutex_unlock(&sh->lock);
+        mlock_unlock(&sh->lock);
         return MNEMO_ECLOSED;
     }
     return MNEMO_OK;
@@ -60,7 +60,7 @@ static inline void store_unlock(mnemo_store *st, size_t idx)
 {
     if (store_txn && store_txn_holds(store_txn, st, idx) > 0)
         return;
-    pthread_mutex_unlock(&st->shards[idx].lock);
+    mlock_unlock(&st->shards[idx].lock);
 }
 
 static inline size_t store_shard_index(const mnemo_store *st, unsigned db, uint64_t h)

@@ -15,7 +15,7 @@ int table_alloc(table *t, uint32_t cap)
     if (cap < TABLE_MIN_CAP)
         cap = TABLE_MIN_CAP;
     cap = (cap + TABLE_GROUP - 1) & ~(TABLE_GROUP - 1);
-    size_t ctrl_bytes = ((size_t)cap + TABLE_GROUP + 3) & ~(size_t)3;
+    size_t ctrl_bytes = ((size_t)cap + TABLE_GROUP + 3) & ~(size_t)3; /* as table_refs() */
     size_t total = ctrl_bytes + (size_t)cap * sizeof(uint32_t);
     uint8_t *base;
     uint32_t mapped = 0;
@@ -35,7 +35,6 @@ int table_alloc(table *t, uint32_t cap)
             return -1;
     }
     t->ctrl = base;
-    t->refs = (uint32_t *)(base + ctrl_bytes);
     t->cap = cap;
     t->count = 0;
     t->tombs = 0;
@@ -144,7 +143,7 @@ void table_put(table *t, uint32_t slot, uint64_t h, uint32_t ref)
     if (t->ctrl[slot] == TABLE_TOMB)
         t->tombs--;
     table_set_ctrl(t, slot, table_tag(h));
-    t->refs[slot] = ref;
+    table_refs(t)[slot] = ref;
     t->count++;
 }
 

@@ -36,13 +36,18 @@
 #define TABLE_MMAP_MIN (16u * 1024)
 
 typedef struct table {
-    uint8_t *ctrl;   /* NULL when cap == 0 */
-    uint32_t *refs;  /* in the same allocation as ctrl */
+    uint8_t *ctrl;   /* NULL when cap == 0; refs follow in the same allocation (table_refs) */
     uint32_t cap;
     uint32_t count;  /* occupied slots */
     uint32_t tombs;  /* tombstones */
     uint32_t mapped; /* bytes mmap()ed for ctrl and refs, 0 if malloc()ed */
 } table;
+
+/* The refs array: after the control bytes, 4-byte aligned. */
+static inline uint32_t *table_refs(const table *t)
+{
+    return (uint32_t *)(void *)(t->ctrl + (((size_t)t->cap + 16 + 3) & ~(size_t)3));
+}
 
 static inline uint8_t table_tag(uint64_t h)
 {

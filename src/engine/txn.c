@@ -39,7 +39,7 @@ int store_txn_holds(const struct mnemo_txn *t, const mnemo_store *st, size_t idx
 static void unlock_held(mnemo_txn *t, size_t upto)
 {
     for (size_t i = upto; i-- > 0;)
-        pthread_mutex_unlock(&t->st->shards[t->whole ? i : t->idx[i]].lock);
+        mlock_unlock(&t->st->shards[t->whole ? i : t->idx[i]].lock);
 }
 
 int mnemo_txn_begin(mnemo_store *st, const mnemo_txn_key *keys, size_t n, int whole_store,
@@ -78,7 +78,7 @@ int mnemo_txn_begin(mnemo_store *st, const mnemo_txn_key *keys, size_t n, int wh
     }
     for (size_t i = 0; i < t->n; i++) {
         shard *sh = &st->shards[t->whole ? i : t->idx[i]];
-        pthread_mutex_lock(&sh->lock);
+        mlock_lock(&sh->lock);
         if (sh->closed) {
             unlock_held(t, i + 1);
             free(t->idx);

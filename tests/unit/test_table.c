@@ -17,7 +17,7 @@ static int lookup(const table *t, uint64_t h, uint32_t ref, uint32_t *slot_out)
     table_probe_start(t, h, &p);
     uint32_t s;
     while ((s = table_probe_next(t, &p)) != UINT32_MAX) {
-        if (t->refs[s] == ref) {
+        if (table_refs(t)[s] == ref) {
             if (slot_out)
                 *slot_out = s;
             return 1;
