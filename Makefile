@@ -38,6 +38,7 @@ test-integration: build
 	@bash scripts/test.sh integration
 
 bench: build
+	@bash scripts/deps.sh bench
 	@bash bench/run.sh
 
 clean:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# run.sh — what `make bench` runs: the machine, then the engine benchmark, then the memory
-# comparison with redis-server and memcached. Figures go to stdout; see docs/BENCHMARKS.md.
+# run.sh — what `make bench` runs: the machine, then the engine benchmark, the memory
+# comparison with redis-server and memcached, and mnemo-server against redis-server under
+# redis-benchmark. Figures go to stdout; see docs/BENCHMARKS.md.
 #   MNEMO_BENCH_N (default 1000000)  keys;  MNEMO_BENCH_R (default 3)  repeats per row
-#   BUILD_DIR (default build/)        where engine_bench was built
+#   BUILD_DIR (default build/)        where engine_bench and mnemo-server were built
+#   MNEMO_BENCH_THREADS_SERVER (default 1,2)  mnemo-server worker threads to run
+#   MNEMO_BENCH_SKIP_SERVER=1         leave the server benchmark out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -29,3 +32,11 @@ echo
 
 echo "== memory per key, side by side (bench/mem_compare.sh)"
 bash bench/mem_compare.sh
+echo
+
+if [ "${MNEMO_BENCH_SKIP_SERVER:-0}" != 1 ]; then
+  echo "== mnemo-server vs redis-server (bench/server_bench.py)"
+  /usr/bin/python3 bench/server_bench.py --mnemo "$BUILD_DIR/mnemo-server" \
+    --threads "${MNEMO_BENCH_THREADS_SERVER:-1,2}" --pipeline-n 1000000 \
+    --max-other-load 15 --retries 3 --plot docs/plots/server_bench.png
+fi

@@ -12,6 +12,9 @@ pkgs=(
   procps                                # ps/pgrep for scripts
 )
 
+# `deps.sh bench` adds what only the benchmarks need (plots).
+[ "${1:-}" = "bench" ] && pkgs+=(python3-matplotlib)
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
