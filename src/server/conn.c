@@ -430,7 +430,16 @@ void conn_on_readable(conn *c)
     }
     atomic_store_explicit(&c->pub_qbuf, c->qlen - c->qpos, memory_order_relaxed);
     if (conn_pending_out(c) > 0 || (c->flags & CONN_CLOSE_AFTER_REPLY))
-        conn_flush(c);
+        conn_flush_later(c);
+}
+
+void conn_flush_later(conn *c)
+{
+    if (c->flags & (CONN_FLUSH_PENDING | CONN_CLOSED))
+        return;
+    c->flags |= CONN_FLUSH_PENDING;
+    c->wnext = c->w->flush_list;
+    c->w->flush_list = c;
 }
 
 size_t conn_describe(conn *c, char *buf, size_t cap, int64_t now_ms)

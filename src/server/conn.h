@@ -41,6 +41,7 @@ enum {
     CONN_REPLY_OFF = 1 << 5,         /* CLIENT REPLY OFF */
     CONN_REPLY_SKIP_NEXT = 1 << 6,   /* CLIENT REPLY SKIP: drop the next command's reply */
     CONN_NO_READ = 1 << 7,           /* EPOLLIN disarmed (closing after the last reply) */
+    CONN_FLUSH_PENDING = 1 << 8,     /* on the worker's flush list (wnext) */
 };
 
 /* A command queued by MULTI: its arguments copied into one allocation. */
@@ -67,6 +68,7 @@ typedef struct conn {
     struct worker *w;
     struct conn *prev, *next;   /* the worker's list */
     struct conn *rprev, *rnext; /* the server's registry (clients_lock) */
+    struct conn *wnext;         /* the worker's flush list (CONN_FLUSH_PENDING) */
     unsigned flags;
 
     /* protocol state */
@@ -131,6 +133,11 @@ void conn_free(conn *c);
 /* Writes as much pending output as the socket takes; arms or disarms EPOLLOUT. Returns 0, or
  * -1 if the connection was closed. */
 int conn_flush(conn *c);
+
+/* Queues c's replies to be sent when the worker has handled its whole batch of events (as
+ * Redis writes in beforeSleep): the loop goes back to epoll_wait less often and finds more
+ * ready connections each time. */
+void conn_flush_later(conn *c);
 
 /* Checks the output buffer limits; closes the connection if they are exceeded (returns -1). */
 int conn_check_obl(conn *c, int64_t now_ms);

@@ -341,6 +341,20 @@ static void track_rates(worker *w)
     atomic_store_explicit(&g_srv.inst_out_bps, r[2], memory_order_relaxed);
 }
 
+/* Sends the replies the batch produced (conn_flush_later), before closed connections are
+ * freed. */
+static void flush_pending(worker *w)
+{
+    while (w->flush_list) {
+        conn *c = w->flush_list;
+        w->flush_list = c->wnext;
+        c->wnext = NULL;
+        c->flags &= ~(unsigned)CONN_FLUSH_PENDING;
+        if (!(c->flags & CONN_CLOSED))
+            conn_flush(c);
+    }
+}
+
 static void bury(worker *w)
 {
     while (w->graveyard) {
@@ -415,6 +429,7 @@ static void *worker_main(void *arg)
                 }
             }
         }
+        flush_pending(w);
         pubsub_worker_tick(w);
         bury(w);
         if (w->now_ms - w->last_cron_ms >= CRON_MS) {

@@ -45,6 +45,7 @@ typedef struct worker {
 
     conn *conns;      /* this worker's open connections */
     conn *graveyard;  /* closed during the current batch, freed after it (linked by next) */
+    conn *flush_list; /* replies to send once the batch is handled (linked by wnext) */
     _Atomic unsigned nconns; /* written by this worker only; INFO reads it */
     int64_t now_ms;   /* cached at each loop iteration */
     int64_t last_cron_ms;
