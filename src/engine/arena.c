@@ -128,9 +128,9 @@ uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint
             return NULL;
     } else {
         /* Seal the head (its slack becomes garbage) and start a new one, sized to the shard:
-         * 1/32 of its live data (so partly filled heads waste little), at most 64 KiB. */
+         * 1/64 of its live data (so partly filled heads waste little), at most 64 KiB. */
         uint32_t cap = ARENA_SEG_MIN;
-        while (cap < ARENA_SEG_MAX && (cap < a->small_live / 32 || cap < sz))
+        while (cap < ARENA_SEG_MAX && (cap < a->small_live / 64 || cap < sz))
             cap *= 2;
         if (a->head != ARENA_NONE && a->segs[a->head].live == 0 && a->head != avoid)
             seg_free(a, a->head);
