@@ -156,11 +156,7 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
-        sh->gets++;
-        if (found)
-            sh->hits++;
-        else
-            sh->misses++;
+        shard_count_read(sh, found);
         if (!fn)
             continue;
         if (found) {
@@ -248,15 +244,10 @@ int mnemo_mexists(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t n,
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
-        sh->gets++;
-        if (found) {
-            sh->hits++;
-            c++;
-        } else {
-            sh->misses++;
-        }
+        shard_count_read(sh, found);
+        c += found;
     }
-    batch_unlock(st, db, &b, 1);
+    batch_unlock(st, db, &b, 0);
     if (count)
         *count = c;
     return MNEMO_OK;

@@ -76,6 +76,16 @@ static inline size_t vsrc_len(const vsrc *v)
     return v->n1 + v->zeros + v->n2 + v->n3;
 }
 
+/* Counts a single-key read in the shard's statistics. */
+static inline void shard_count_read(shard *sh, int found)
+{
+    sh->gets++;
+    if (found)
+        sh->hits++;
+    else
+        sh->misses++;
+}
+
 void shard_init(shard *sh);
 /* Frees every entry and index; the shard stays usable (empty). */
 void shard_clear(shard *sh);

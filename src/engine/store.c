@@ -313,15 +313,6 @@ static int copy_value(const entry *e, const void *p, size_t len, mnemo_value *ou
     return MNEMO_OK;
 }
 
-static void count_read(shard *sh, int found)
-{
-    sh->gets++;
-    if (found)
-        sh->hits++;
-    else
-        sh->misses++;
-}
-
 /* Checks a relative TTL against the configured bounds. */
 static int ttl_ok(const mnemo_store *st, int64_t ttl)
 {
@@ -446,7 +437,7 @@ int mnemo_get_with(mnemo_store *st, unsigned db, const void *key, size_t klen, m
         return rc;
     loc l;
     int found = shard_find(sh, &o, key, klen, h, &l);
-    count_read(sh, found);
+    shard_count_read(sh, found);
     if (found && fn) {
         mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
                          entry_expire_at(&l.e)};
@@ -487,11 +478,15 @@ int mnemo_exists(mnemo_store *st, unsigned db, const void *key, size_t klen)
     return mnemo_get_with(st, db, key, klen, NULL, NULL);
 }
 
-/* The common shape of operations that find a key and then change or remove it: fn runs under
- * the lock with the lookup's result. */
+/* The common shape of operations that find a key and then read, change or remove it: fn runs
+ * under the lock with the lookup's result. `mode` says what fn may do: KEYOP_READ (no
+ * housekeeping after it), KEYOP_WRITE (change or remove the entry), KEYOP_INSERT (also create
+ * it: the table is made ready for an insert before the lookup). */
 typedef int (*keyop_fn)(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg);
 
-static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int inserts,
+enum { KEYOP_READ, KEYOP_WRITE, KEYOP_INSERT };
+
+static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int mode,
                  keyop_fn fn, void *arg)
 {
     int rc = store_check_key(st, db, key, klen);
@@ -502,14 +497,17 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     shard *sh;
     if ((rc = lock_shard(st, db, h, &sh)))
         return rc;
-    if (inserts && (rc = shard_prepare_insert(sh))) {
+    if (mode == KEYOP_INSERT && (rc = shard_prepare_insert(sh))) {
         unlock_shard(st, sh);
         return rc;
     }
     loc l;
     int found = shard_find(sh, &o, key, klen, h, &l);
     rc = fn(sh, &o, &l, found, h, arg);
-    unlock_after_write(st, sh);
+    if (mode == KEYOP_READ)
+        unlock_shard(st, sh); /* garbage a lazy expiry left is compacted by the next write */
+    else
+        unlock_after_write(st, sh);
     return rc;
 }
 
@@ -538,21 +536,21 @@ static int del_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 int mnemo_del(mnemo_store *st, unsigned db, const void *key, size_t klen)
 {
     struct del_arg a = {0, 0, NULL};
-    return keyop(st, db, key, klen, 0, del_fn, &a);
+    return keyop(st, db, key, klen, KEYOP_WRITE, del_fn, &a);
 }
 
 int mnemo_del_if_version(mnemo_store *st, unsigned db, const void *key, size_t klen,
                          uint64_t version)
 {
     struct del_arg a = {1, version, NULL};
-    return keyop(st, db, key, klen, 0, del_fn, &a);
+    return keyop(st, db, key, klen, KEYOP_WRITE, del_fn, &a);
 }
 
 int mnemo_getdel(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_value *out)
 {
     mnemo_value tmp = {0};
     struct del_arg a = {0, 0, &tmp};
-    return give_value(keyop(st, db, key, klen, 0, del_fn, &a), &tmp, out);
+    return give_value(keyop(st, db, key, klen, KEYOP_WRITE, del_fn, &a), &tmp, out);
 }
 
 /* ---- expiration ---------------------------------------------------------------------------- */
@@ -597,7 +595,7 @@ int mnemo_expire(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     if (flags & MNEMO_EXPIRE_PERSIST)
         return MNEMO_EINVAL;
     struct exp_arg a = {when, flags, NULL, NULL};
-    return keyop(st, db, key, klen, 0, expire_fn, &a);
+    return keyop(st, db, key, klen, KEYOP_WRITE, expire_fn, &a);
 }
 
 static int persist_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
@@ -611,13 +609,13 @@ static int persist_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg
 
 int mnemo_persist(mnemo_store *st, unsigned db, const void *key, size_t klen)
 {
-    return keyop(st, db, key, klen, 0, persist_fn, NULL);
+    return keyop(st, db, key, klen, KEYOP_WRITE, persist_fn, NULL);
 }
 
 static int ttl_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct exp_arg *a = arg;
-    count_read(sh, found);
+    shard_count_read(sh, found);
     if (!found)
         return MNEMO_ENOTFOUND;
     int64_t at = entry_expire_at(&l->e);
@@ -634,7 +632,7 @@ int mnemo_ttl(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_
 {
     int64_t r = 0;
     struct exp_arg a = {0, 0, &r, NULL};
-    int rc = keyop(st, db, key, klen, 0, ttl_fn, &a);
+    int rc = keyop(st, db, key, klen, KEYOP_READ, ttl_fn, &a);
     if (rc == MNEMO_OK && ttl_ms)
         *ttl_ms = r;
     return rc;
@@ -644,7 +642,7 @@ int mnemo_expire_time(mnemo_store *st, unsigned db, const void *key, size_t klen
 {
     int64_t r = 0;
     struct exp_arg a = {0, 1, &r, NULL};
-    int rc = keyop(st, db, key, klen, 0, ttl_fn, &a);
+    int rc = keyop(st, db, key, klen, KEYOP_READ, ttl_fn, &a);
     if (rc == MNEMO_OK && at_ms)
         *at_ms = r;
     return rc;
@@ -653,7 +651,7 @@ int mnemo_expire_time(mnemo_store *st, unsigned db, const void *key, size_t klen
 static int getex_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct exp_arg *a = arg;
-    count_read(sh, found);
+    shard_count_read(sh, found);
     if (!found)
         return MNEMO_ENOTFOUND;
     if (a->out) {
@@ -691,7 +689,7 @@ int mnemo_getex(mnemo_store *st, unsigned db, const void *key, size_t klen, int6
     }
     mnemo_value tmp = {0};
     struct exp_arg a = {when, flags, NULL, &tmp};
-    return give_value(keyop(st, db, key, klen, 0, getex_fn, &a), &tmp, out);
+    return give_value(keyop(st, db, key, klen, KEYOP_WRITE, getex_fn, &a), &tmp, out);
 }
 
 /* ---- numbers and string edits -------------------------------------------------------------- */
@@ -738,7 +736,7 @@ int mnemo_incr(mnemo_store *st, unsigned db, const void *key, size_t klen, int64
                int64_t *result)
 {
     struct edit_arg a = {.key = key, .klen = klen, .delta = delta};
-    int rc = keyop(st, db, key, klen, 1, incr_fn, &a);
+    int rc = keyop(st, db, key, klen, KEYOP_INSERT, incr_fn, &a);
     if (rc == MNEMO_OK && result)
         *result = a.iresult;
     return rc;
@@ -768,7 +766,7 @@ int mnemo_incr_float(mnemo_store *st, unsigned db, const void *key, size_t klen,
         return MNEMO_ENOTFINITE;
     char buf[MNEMO_FLOAT_STRLEN];
     struct edit_arg a = {.key = key, .klen = klen, .fdelta = delta, .fout = buf};
-    int rc = keyop(st, db, key, klen, 1, incr_float_fn, &a);
+    int rc = keyop(st, db, key, klen, KEYOP_INSERT, incr_float_fn, &a);
     if (rc == MNEMO_OK) {
         if (out)
             memcpy(out, buf, a.flen + 1);
@@ -796,7 +794,7 @@ int mnemo_append(mnemo_store *st, unsigned db, const void *key, size_t klen, con
     if (!data && data_len)
         return MNEMO_EINVAL;
     struct edit_arg a = {.key = key, .klen = klen, .data = data, .dlen = data_len};
-    int rc = keyop(st, db, key, klen, 1, append_fn, &a);
+    int rc = keyop(st, db, key, klen, KEYOP_INSERT, append_fn, &a);
     if (rc == MNEMO_OK && new_len)
         *new_len = a.newlen;
     return rc;
@@ -805,7 +803,7 @@ int mnemo_append(mnemo_store *st, unsigned db, const void *key, size_t klen, con
 static int strlen_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct edit_arg *a = arg;
-    count_read(sh, found);
+    shard_count_read(sh, found);
     a->newlen = found ? l->e.vlen : 0;
     return found ? MNEMO_OK : MNEMO_ENOTFOUND;
 }
@@ -813,7 +811,7 @@ static int strlen_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 int mnemo_strlen(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *len)
 {
     struct edit_arg a = {0};
-    int rc = keyop(st, db, key, klen, 0, strlen_fn, &a);
+    int rc = keyop(st, db, key, klen, KEYOP_READ, strlen_fn, &a);
     if ((rc == MNEMO_OK || rc == MNEMO_ENOTFOUND) && len)
         *len = a.newlen;
     return rc;
@@ -827,7 +825,7 @@ struct range_arg {
 static int getrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct range_arg *a = arg;
-    count_read(sh, found);
+    shard_count_read(sh, found);
     if (!found)
         return MNEMO_ENOTFOUND;
     int64_t len = l->e.vlen, s = a->start, e = a->end;
@@ -854,7 +852,7 @@ int mnemo_getrange(mnemo_store *st, unsigned db, const void *key, size_t klen, i
 {
     mnemo_value tmp = {0};
     struct range_arg a = {start, end, &tmp};
-    return give_value(keyop(st, db, key, klen, 0, getrange_fn, &a), &tmp, out);
+    return give_value(keyop(st, db, key, klen, KEYOP_READ, getrange_fn, &a), &tmp, out);
 }
 
 static int setrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
@@ -890,7 +888,8 @@ int mnemo_setrange(mnemo_store *st, unsigned db, const void *key, size_t klen, s
         return MNEMO_EINVAL;
     struct edit_arg a = {.key = key, .klen = klen, .data = data, .dlen = data_len,
                          .offset = offset};
-    int rc = keyop(st, db, key, klen, data_len > 0, setrange_fn, &a);
+    int mode = data_len > 0 ? KEYOP_INSERT : KEYOP_READ; /* empty data changes nothing */
+    int rc = keyop(st, db, key, klen, mode, setrange_fn, &a);
     if (rc == MNEMO_OK && new_len)
         *new_len = a.newlen;
     return rc;

@@ -48,10 +48,7 @@ static void cmd_del(conn *c, int argc, resp_arg *argv)
     int rc = mnemo_mdel(ST, c->db, k, (size_t)argc - 1, &n);
     if (notify)
         notify_capture_end(c->w, NOTIFY_GENERIC, "del", c->db);
-    if (rc == MNEMO_OK)
-        reply_int(c, (long long)n);
-    else
-        reply_status(c, rc);
+    reply_int_or_status(c, rc, (long long)n);
     if (k != stack)
         free(k);
 }
@@ -65,10 +62,7 @@ static void cmd_exists(conn *c, int argc, resp_arg *argv)
         return;
     }
     int rc = mnemo_mexists(ST, c->db, k, (size_t)argc - 1, &n);
-    if (rc == MNEMO_OK)
-        reply_int(c, (long long)n);
-    else
-        reply_status(c, rc);
+    reply_int_or_status(c, rc, (long long)n);
     if (k != stack)
         free(k);
 }
@@ -219,10 +213,7 @@ static void cmd_dbsize(conn *c, int argc, resp_arg *argv)
 {
     uint64_t n = 0;
     int rc = mnemo_dbsize(ST, c->db, &n);
-    if (rc == MNEMO_OK)
-        reply_int(c, (long long)n);
-    else
-        reply_status(c, rc);
+    reply_int_or_status(c, rc, (long long)n);
 }
 
 static int flush_flags_ok(conn *c, int argc, resp_arg *argv)

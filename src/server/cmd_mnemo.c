@@ -98,20 +98,14 @@ static void cmd_mn_count(conn *c, int argc, resp_arg *argv)
 {
     uint64_t n = 0;
     int rc = mnemo_count_matching(ST, c->db, argv[1].ptr, argv[1].len, &n);
-    if (rc == MNEMO_OK)
-        reply_int(c, (long long)n);
-    else
-        reply_status(c, rc);
+    reply_int_or_status(c, rc, (long long)n);
 }
 
 static void cmd_delmatch(conn *c, int argc, resp_arg *argv)
 {
     uint64_t n = 0;
     int rc = mnemo_delete_matching(ST, c->db, argv[1].ptr, argv[1].len, &n);
-    if (rc == MNEMO_OK)
-        reply_int(c, (long long)n);
-    else
-        reply_status(c, rc);
+    reply_int_or_status(c, rc, (long long)n);
 }
 
 const command cmd_mnemo_table[] = {

@@ -376,10 +376,7 @@ static void cmd_append(conn *c, int argc, resp_arg *argv)
     int rc = mnemo_append(ST, c->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len, &len);
     if (rc == MNEMO_OK)
         notify_event(c->w, NOTIFY_STRING, "append", c->db, argv[1].ptr, argv[1].len);
-    if (rc == MNEMO_OK)
-        reply_int(c, (long long)len);
-    else
-        reply_status(c, rc);
+    reply_int_or_status(c, rc, (long long)len);
 }
 
 static void cmd_strlen(conn *c, int argc, resp_arg *argv)

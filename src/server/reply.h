@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "mnemo.h"
 #include "resp/resp_write.h"
 #include "server/conn.h"
 
@@ -89,5 +90,15 @@ void reply_errf(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 /* Replies with the Redis error for a library status that a command did not handle itself. */
 void reply_status(conn *c, int status);
+
+/* The common tail of commands that answer a count: v if the library call succeeded, else the
+ * error for its status. */
+static inline void reply_int_or_status(conn *c, int rc, long long v)
+{
+    if (rc == MNEMO_OK)
+        reply_int(c, v);
+    else
+        reply_status(c, rc);
+}
 
 #endif

@@ -3,6 +3,7 @@
 #include <mnemo.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,36 @@ static void test_txn_declared_keys(void)
     mnemo_store_free(st);
 }
 
+static void test_txn_on_a_large_store(void)
+{
+    /* 16 databases x 1024 shards: more shards than the lock-ordering bitmap covers, so the
+     * transaction orders its locks by sorting (the other code path of store_sort_unique). */
+    mnemo_config c;
+    mnemo_config_init(&c);
+    c.shards = 1024;
+    c.background_thread = 0;
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(&c, &st), MNEMO_OK);
+    enum { N = 40 };
+    mnemo_txn_key keys[N + 1];
+    char names[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "k%d", i);
+        keys[i] = (mnemo_txn_key){(unsigned)(i % 16), names[i], strlen(names[i])};
+    }
+    keys[N] = keys[3]; /* a repeat: locked once */
+    mnemo_txn *t;
+    ASSERT_EQ(mnemo_txn_begin(st, keys, N + 1, 0, &t), MNEMO_OK);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(mnemo_set(st, (unsigned)(i % 16), names[i], strlen(names[i]), "v", 1, NULL,
+                           NULL, NULL),
+                 MNEMO_OK);
+    mnemo_txn_end(t);
+    for (int i = 0; i < N; i++)
+        check_value(st, (unsigned)(i % 16), names[i], "v");
+    mnemo_store_free(st);
+}
+
 struct reader {
     mnemo_store *st;
     int stop;
@@ -231,5 +262,6 @@ int main(void)
     TEST_RUN(test_random_key_and_memory);
     TEST_RUN(test_txn_declared_keys);
     TEST_RUN(test_txn_is_atomic_for_readers);
+    TEST_RUN(test_txn_on_a_large_store);
     return TEST_REPORT();
 }
