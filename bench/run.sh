@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # run.sh — what `make bench` runs: the machine, then the engine benchmark, the memory
-# comparison with redis-server and memcached, and mnemo-server against redis-server under
-# redis-benchmark. Figures go to stdout; see docs/BENCHMARKS.md.
+# comparison with redis-server and memcached, mnemo-server against redis-server under
+# redis-benchmark, and the hit ratio of both at equal memory. Figures go to stdout; see
+# docs/BENCHMARKS.md.
 #   MNEMO_BENCH_N (default 1000000)  keys;  MNEMO_BENCH_R (default 3)  repeats per row
 #   BUILD_DIR (default build/)        where engine_bench and mnemo-server were built
 #   MNEMO_BENCH_THREADS_SERVER (default 1,2)  mnemo-server worker threads to run
 #   MNEMO_BENCH_SKIP_SERVER=1         leave the server benchmark out
+#   MNEMO_BENCH_SKIP_HITRATIO=1       leave the hit-ratio sweep out (about 12 minutes)
+#   MNEMO_BENCH_HITRATIO_ARGS         more arguments for bench/hitratio.py (e.g. --only-64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -39,4 +42,13 @@ if [ "${MNEMO_BENCH_SKIP_SERVER:-0}" != 1 ]; then
   /usr/bin/python3 bench/server_bench.py --mnemo "$BUILD_DIR/mnemo-server" \
     --threads "${MNEMO_BENCH_THREADS_SERVER:-1,2}" --pipeline-n 1000000 \
     --max-other-load 15 --retries 3 --plot docs/plots/server_bench.png
+fi
+
+if [ "${MNEMO_BENCH_SKIP_HITRATIO:-0}" != 1 ]; then
+  echo
+  echo "== hit ratio at equal memory, mnemo-server vs redis-server (bench/hitratio.py)"
+  # docs/plots/hit_ratio.png is redrawn when more than one memory size ran.
+  # shellcheck disable=SC2086  # MNEMO_BENCH_HITRATIO_ARGS is a list of words
+  /usr/bin/python3 bench/hitratio.py --mnemo "$BUILD_DIR/mnemo-server" \
+    --driver "$BUILD_DIR/hitratio" ${MNEMO_BENCH_HITRATIO_ARGS:-}
 fi
