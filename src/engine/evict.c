@@ -313,15 +313,19 @@ int evict_reserve_slow(mnemo_store *st, uint64_t used)
         wake_background(st);
     if (used <= max && st->bg_started)
         return MNEMO_OK;
-    if (store_txn)
-        return MNEMO_OK; /* holding locks: the background thread evicts (documented margin) */
+    int noev = atomic_load_explicit(&st->policy, memory_order_relaxed) == MNEMO_POLICY_NOEVICTION;
+    if (store_txn) /* holding locks: the background thread evicts (the documented margin) */
+        return noev && used > max ? MNEMO_ENOSPACE : MNEMO_OK;
     int64_t failed = atomic_load_explicit(&st->evict_failed_ms, memory_order_relaxed);
     if (failed && mono_ms() - failed < EVICT_FAIL_BACKOFF_MS && used > max)
         return MNEMO_ENOSPACE;
     int progress;
     /* Without a background thread, writes do its work: down to the low mark. */
     uint64_t target = st->bg_started ? max : mark(max, atomic_load(&st->evict_low_pct));
-    if (evict_to(st, target, EVICT_SYNC_SLICES, &progress) || progress)
+    /* A write may go on once something was evicted, even if still above the ceiling (so that
+     * lowering it does not stall writers: the background thread works off the rest); under
+     * noeviction only reclaimed garbage can make room, and the ceiling itself must be met. */
+    if (evict_to(st, target, EVICT_SYNC_SLICES, &progress) || (progress && !noev))
         return MNEMO_OK;
     if (atomic_load_explicit(&st->mem_used, memory_order_relaxed) <= max)
         return MNEMO_OK;
