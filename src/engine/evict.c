@@ -153,33 +153,6 @@ static unsigned fifo_slice(shard *sh, op *o, int policy)
     return removed;
 }
 
-/* Removes every TTL-carrying entry with hash h (volatile-ttl); returns how many. */
-static unsigned evict_hash(shard *sh, op *o, uint64_t h)
-{
-    unsigned n = 0;
-    table *ts[2] = {&sh->old, &sh->tab};
-    for (int i = 0; i < 2; i++) {
-        if (!ts[i]->count)
-            continue;
-        table_probe p;
-        table_probe_start(ts[i], h, &p);
-        uint32_t s;
-        while ((s = table_probe_next(ts[i], &p)) != UINT32_MAX) {
-            loc l;
-            l.ref = table_refs(ts[i])[s];
-            entry_decode(arena_ptr(&sh->ar, l.ref), arena_vbase(&sh->ar, l.ref), &l.e);
-            if (!l.e.exp || hash_bytes(l.e.key, l.e.klen) != h)
-                continue;
-            l.t = ts[i];
-            l.slot = s;
-            int due = entry_expire_at(&l.e) <= op_now(o);
-            shard_remove(sh, o, &l, due ? MNEMO_EVENT_EXPIRE : MNEMO_EVENT_EVICT);
-            n++;
-        }
-    }
-    return n;
-}
-
 /* Policies that remove scattered keys (random, ttl): up to EVICT_KILL_BATCH keys, then the
  * garbage they leave is compacted so that memory really goes down. */
 static unsigned kill_slice(mnemo_store *st, shard *sh, op *o, int policy)
@@ -191,7 +164,7 @@ static unsigned kill_slice(mnemo_store *st, shard *sh, op *o, int policy)
                 break;
             uint64_t h = expheap_top(&sh->heap)->hash;
             expheap_pop(&sh->heap);
-            removed += evict_hash(sh, o, h);
+            removed += shard_remove_ttl_hash(sh, o, h, 1);
             continue;
         }
         loc l;

@@ -466,8 +466,7 @@ static void heap_rebuild(shard *sh)
     }
 }
 
-/* Expires every entry with hash h that is past its deadline. */
-static unsigned expire_hash(shard *sh, op *o, uint64_t h)
+unsigned shard_remove_ttl_hash(shard *sh, op *o, uint64_t h, int evict)
 {
     unsigned n = 0;
     table *ts[2] = {&sh->old, &sh->tab};
@@ -481,11 +480,14 @@ static unsigned expire_hash(shard *sh, op *o, uint64_t h)
             loc l;
             l.ref = table_refs(ts[i])[s];
             decode_ref(sh, l.ref, &l.e);
-            if (!l.e.exp || entry_expire_at(&l.e) > op_now(o) || entry_hash(&l.e) != h)
+            if (!l.e.exp || entry_hash(&l.e) != h)
+                continue;
+            int due = entry_expire_at(&l.e) <= op_now(o);
+            if (!due && !evict)
                 continue;
             l.t = ts[i];
             l.slot = s;
-            shard_remove(sh, o, &l, MNEMO_EVENT_EXPIRE);
+            shard_remove(sh, o, &l, due ? MNEMO_EVENT_EXPIRE : MNEMO_EVENT_EVICT);
             n++;
         }
     }
@@ -505,7 +507,7 @@ unsigned shard_expire_due(shard *sh, op *o, unsigned budget, int *more)
             break;
         uint64_t h = r->hash;
         expheap_pop(&sh->heap);
-        n += expire_hash(sh, o, h);
+        n += shard_remove_ttl_hash(sh, o, h, 0);
         budget--;
     }
     *more = sh->heap.n && expheap_top(&sh->heap)->at <= op_now(o);

@@ -153,6 +153,10 @@ int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t
                      unsigned q, unsigned freq, int64_t now, uint32_t avoid);
 
 
+/* Removes the entries with hash h that have a TTL: the due ones (expired), and with `evict`
+ * the others too (evicted: volatile-ttl). Returns how many. */
+unsigned shard_remove_ttl_hash(shard *sh, op *o, uint64_t h, int evict);
+
 /* Active expiry: expires due entries, at most `budget` heap records; returns entries expired.
  * Sets *more when due records remain. Also advances a pending migration. */
 unsigned shard_expire_due(shard *sh, op *o, unsigned budget, int *more);

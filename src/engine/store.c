@@ -604,12 +604,13 @@ int mnemo_exists(mnemo_store *st, unsigned db, const void *key, size_t klen)
 }
 
 /* The common shape of operations that find a key and then read, change or remove it: fn runs
- * under the lock with the lookup's result. `mode` says what fn may do: KEYOP_READ (no
- * housekeeping after it), KEYOP_WRITE (change or remove the entry), KEYOP_INSERT (also create
- * it: the table is made ready for an insert before the lookup). */
+ * under the lock with the lookup's result. `mode` says what fn may do: KEYOP_PEEK (read, and
+ * the lookup does not count as an access: introspection), KEYOP_READ (no housekeeping after
+ * it), KEYOP_WRITE (change or remove the entry), KEYOP_INSERT (also create it: the table is
+ * made ready for an insert before the lookup). */
 typedef int (*keyop_fn)(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg);
 
-enum { KEYOP_READ, KEYOP_WRITE, KEYOP_INSERT };
+enum { KEYOP_PEEK, KEYOP_READ, KEYOP_WRITE, KEYOP_INSERT };
 
 static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int mode,
                  keyop_fn fn, void *arg)
@@ -620,7 +621,7 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     if (mode == KEYOP_INSERT && (rc = evict_reserve(st)))
         return rc;
     uint64_t h = hash_bytes(key, klen);
-    op o = {st, db, 0, 0};
+    op o = {st, db, 0, mode == KEYOP_PEEK};
     shard *sh;
     if ((rc = lock_shard(st, db, h, &sh)))
         return rc;
@@ -631,7 +632,7 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     loc l;
     int found = shard_find(sh, &o, key, klen, h, &l);
     rc = fn(sh, &o, &l, found, h, arg);
-    if (mode == KEYOP_READ)
+    if (mode <= KEYOP_READ)
         unlock_shard(st, sh); /* garbage a lazy expiry left is compacted by the next write */
     else
         unlock_after_write(st, sh);
@@ -1020,6 +1021,50 @@ int mnemo_setrange(mnemo_store *st, unsigned db, const void *key, size_t klen, s
     if (rc == MNEMO_OK && new_len)
         *new_len = a.newlen;
     return rc;
+}
+
+/* ---- introspection ------------------------------------------------------------------------ */
+
+static int key_memory_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    (void)o, (void)h;
+    size_t *bytes = arg;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (bytes) {
+        /* The entry, its index slot at the table's load, and its expiry record if any. */
+        size_t slot = sh->tab.count ? (5 * (size_t)sh->tab.cap + sh->tab.count - 1) /
+                                          sh->tab.count
+                                    : 5;
+        *bytes = l->e.size + slot + (l->e.exp ? sizeof(exp_rec) : 0);
+    }
+    return MNEMO_OK;
+}
+
+int mnemo_key_memory(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *bytes)
+{
+    return keyop(st, db, key, klen, KEYOP_PEEK, key_memory_fn, bytes);
+}
+
+static int key_meta_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    (void)h;
+    mnemo_key_meta *out = arg;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (out) {
+        const arena_seg *seg = &sh->ar.segs[l->ref >> 16];
+        out->freq = entry_freq(l->e.base);
+        out->queue = seg->queue;
+        out->age_ms = op_now(o) > seg->born ? op_now(o) - seg->born : 0;
+    }
+    return MNEMO_OK;
+}
+
+int mnemo_key_meta_get(mnemo_store *st, unsigned db, const void *key, size_t klen,
+                       mnemo_key_meta *out)
+{
+    return keyop(st, db, key, klen, KEYOP_PEEK, key_meta_fn, out);
 }
 
 /* ---- databases and statistics -------------------------------------------------------------- */

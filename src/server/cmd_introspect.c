@@ -39,20 +39,22 @@ static void info_cb(void *ctx, const mnemo_item *it)
     oi->ival = oi->is_int ? v : 0;
 }
 
+/* 1 if a lookup's rc is MNEMO_OK; else replies null (OBJECT's answer for a missing key) or
+ * the error, and returns 0. */
+static int found_or_reply(conn *c, int rc)
+{
+    if (rc == MNEMO_ENOTFOUND)
+        reply_null(c);
+    else if (rc != MNEMO_OK)
+        reply_status(c, rc);
+    return rc == MNEMO_OK;
+}
+
 /* Looks the key up; replies null (OBJECT) when it does not exist and returns 0. */
 static int object_lookup(conn *c, const resp_arg *key, obj_info *oi)
 {
     memset(oi, 0, sizeof(*oi));
-    int rc = mnemo_get_with(ST, c->db, key->ptr, key->len, info_cb, oi);
-    if (rc == MNEMO_ENOTFOUND) {
-        reply_null(c);
-        return 0;
-    }
-    if (rc != MNEMO_OK) {
-        reply_status(c, rc);
-        return 0;
-    }
-    return 1;
+    return found_or_reply(c, mnemo_get_with(ST, c->db, key->ptr, key->len, info_cb, oi));
 }
 
 static const char *encoding_of(const obj_info *oi)
@@ -71,17 +73,8 @@ static void cmd_object_encoding(conn *c, int argc, resp_arg *argv)
  * when there is nothing to report. */
 static int object_meta(conn *c, const resp_arg *key, mnemo_key_meta *m, int *policy)
 {
-    int rc = mnemo_key_meta_get(ST, c->db, key->ptr, key->len, m);
-    if (rc == MNEMO_ENOTFOUND) {
-        reply_null(c);
-        return 0;
-    }
-    if (rc != MNEMO_OK) {
-        reply_status(c, rc);
-        return 0;
-    }
     *policy = (int)CFG(maxmemory_policy);
-    return 1;
+    return found_or_reply(c, mnemo_key_meta_get(ST, c->db, key->ptr, key->len, m));
 }
 
 static int policy_is_lfu(int p)
