@@ -94,6 +94,31 @@ typedef enum mnemo_event {
 typedef void (*mnemo_hook_fn)(void *ctx, mnemo_event event, unsigned db, const void *key,
                               size_t key_len, uint64_t version);
 
+/* What is evicted when the store is above its memory ceiling (Redis's maxmemory-policy names,
+ * mnemo_policy_name()). allkeys-* consider every key, volatile-* only keys with a TTL. mnemo's
+ * lru and lfu are approximations over its segment log, as Redis's are over samples: lru is
+ * CLOCK (second chance), lfu a 2-bit frequency with aging; s3fifo is S3-FIFO (Yang et al.,
+ * SOSP 2023). docs/design.md, "Eviction", says how each works. */
+typedef enum mnemo_policy {
+    MNEMO_POLICY_NOEVICTION = 0, /* writes that need memory fail with MNEMO_ENOSPACE */
+    MNEMO_POLICY_ALLKEYS_LRU,
+    MNEMO_POLICY_ALLKEYS_LFU,
+    MNEMO_POLICY_ALLKEYS_RANDOM,
+    MNEMO_POLICY_ALLKEYS_S3FIFO,
+    MNEMO_POLICY_VOLATILE_LRU,
+    MNEMO_POLICY_VOLATILE_LFU,
+    MNEMO_POLICY_VOLATILE_RANDOM,
+    MNEMO_POLICY_VOLATILE_TTL,
+    MNEMO_POLICY_VOLATILE_S3FIFO,
+    MNEMO_POLICY_COUNT_
+} mnemo_policy;
+
+/* "noeviction", "allkeys-lru", ... for a policy; NULL if out of range. */
+const char *mnemo_policy_name(int policy);
+
+/* The policy named by name[0..len) (case-insensitive), or -1. */
+int mnemo_policy_parse(const char *name, size_t len);
+
 /* A clock returning Unix time in milliseconds; used for TTLs and versions. Tests replace it. */
 typedef int64_t (*mnemo_clock_fn)(void *ctx);
 
@@ -116,10 +141,16 @@ typedef struct mnemo_config {
     unsigned hook_events;    /* bitwise OR of mnemo_event; default 0 = none */
     mnemo_clock_fn clock;    /* NULL (default): CLOCK_REALTIME */
     void *clock_ctx;
+    uint64_t maxmemory;      /* memory ceiling in bytes (memory_used of mnemo_stats); 0 = none.
+                                Default: a quarter of the machine's physical memory */
+    int eviction_policy;     /* mnemo_policy; default MNEMO_POLICY_ALLKEYS_S3FIFO */
+    unsigned evict_high_pct; /* eviction starts above this % of maxmemory; default 90 */
+    unsigned evict_low_pct;  /* ... and goes down to this %; default 80; 1 <= low <= high <= 100 */
 } mnemo_config;
 
 /* Fills `cfg` with the defaults documented above. Thread-safe. */
 void mnemo_config_init(mnemo_config *cfg);
+
 
 /* ---------------------------------------------------------------------------------------------
  * Lifecycle
@@ -151,6 +182,22 @@ void mnemo_store_free(mnemo_store *store);
  * and for tests. Returns the number of keys it expired (>= 0) or MNEMO_ECLOSED.
  */
 int64_t mnemo_store_maintain(mnemo_store *store, unsigned budget);
+
+/*
+ * The memory ceiling, changeable at run time (any thread). Above the high-water mark the
+ * background thread evicts down to the low-water mark in short slices; a write that finds the
+ * store above maxmemory evicts a few slices itself before it goes on, and fails with
+ * MNEMO_ENOSPACE if nothing can be evicted (noeviction; volatile-* with no key that has a TTL).
+ * Reads, deletes and TTL changes always work. Lowering the ceiling evicts down to it in the
+ * background. Without a background thread (background_thread = 0), writes above the high-water
+ * mark do the eviction themselves. The ceiling can be overshot by at most about one segment
+ * (64 KiB) plus one table resize per thread writing at the moment, plus what a running
+ * transaction writes (it cannot evict shards it does not hold).
+ * Errors: MNEMO_EINVAL (unknown policy; marks out of range), MNEMO_ECLOSED.
+ */
+int mnemo_set_maxmemory(mnemo_store *store, uint64_t bytes);
+int mnemo_set_eviction_policy(mnemo_store *store, int policy);
+int mnemo_set_eviction_marks(mnemo_store *store, unsigned high_pct, unsigned low_pct);
 
 /* ---------------------------------------------------------------------------------------------
  * Values returned to the caller
@@ -448,6 +495,21 @@ int mnemo_random_key(mnemo_store *store, unsigned db, mnemo_value *key);
 int mnemo_key_memory(mnemo_store *store, unsigned db, const void *key, size_t key_len,
                      size_t *bytes);
 
+/* What the eviction policy sees of a key (Redis's OBJECT FREQ / OBJECT IDLETIME). Looking does
+ * not count as an access. */
+typedef struct mnemo_key_meta {
+    unsigned freq;    /* access count, 0..3: raised by reads and writes, lowered or reset when
+                         the policy passes over the key and keeps it */
+    int64_t age_ms;   /* ms since the key's entry entered its queue (its segment was started;
+                         written, or kept by the policy): the age the FIFO orders by. An upper
+                         bound of the idle time, exact when freq is 0 after a write */
+    int queue;        /* 0: S3-FIFO's small (probation) queue, 1: main */
+} mnemo_key_meta;
+
+/* Errors: MNEMO_ENOTFOUND. */
+int mnemo_key_meta_get(mnemo_store *store, unsigned db, const void *key, size_t key_len,
+                       mnemo_key_meta *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Transactions: run several calls atomically (the server's MULTI/EXEC)
  *
@@ -515,6 +577,8 @@ typedef struct mnemo_stats {
     uint64_t expired;        /* keys removed because their TTL ran out */
     uint64_t evicted;        /* keys removed to stay under the memory ceiling */
     double hit_rate;         /* hits / (hits + misses), 0 when there were no reads */
+    uint64_t maxmemory;      /* the ceiling now in force, 0 = none */
+    int eviction_policy;     /* the policy now in force */
 } mnemo_stats;
 
 /* Fills *out with the store's counters (summed over shards, each read under its lock). */

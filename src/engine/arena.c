@@ -15,7 +15,38 @@ static uint64_t mem_of(void *p)
 void arena_init(arena *a)
 {
     memset(a, 0, sizeof(*a));
-    a->head = ARENA_NONE;
+    for (unsigned q = 0; q < ARENA_QUEUES; q++)
+        a->q[q].head = a->q[q].oldest = a->q[q].newest = ARENA_NONE;
+}
+
+/* Links sealed segment id at the new end of its queue. */
+static void seg_link(arena *a, uint32_t id)
+{
+    arena_seg *s = &a->segs[id];
+    arena_queue *q = &a->q[s->queue];
+    s->sealed = 1;
+    s->next = ARENA_NONE;
+    s->prev = q->newest;
+    if (q->newest != ARENA_NONE)
+        a->segs[q->newest].next = id;
+    else
+        q->oldest = id;
+    q->newest = id;
+}
+
+static void seg_unlink(arena *a, uint32_t id)
+{
+    arena_seg *s = &a->segs[id];
+    arena_queue *q = &a->q[s->queue];
+    if (s->prev != ARENA_NONE)
+        a->segs[s->prev].next = s->next;
+    else
+        q->oldest = s->next;
+    if (s->next != ARENA_NONE)
+        a->segs[s->next].prev = s->prev;
+    else
+        q->newest = s->prev;
+    s->sealed = 0;
 }
 
 void arena_free_all(arena *a)
@@ -59,14 +90,17 @@ static void seg_free(arena *a, uint32_t id)
 {
     arena_seg *s = &a->segs[id];
     a->alloc_bytes -= mem_of(s->base);
+    a->q[s->queue].bytes -= s->cap;
     if (!s->large) {
         a->small_cap -= s->cap;
         a->small_live -= s->live;
     }
+    if (s->sealed)
+        seg_unlink(a, id);
+    else if (id == a->q[s->queue].head)
+        a->q[s->queue].head = ARENA_NONE;
     free(s->base);
     memset(s, 0, sizeof(*s));
-    if (id == a->head)
-        a->head = ARENA_NONE;
     if (id + 1 == a->nsegs) {
         a->nsegs--;
     } else {
@@ -74,7 +108,7 @@ static void seg_free(arena *a, uint32_t id)
     }
 }
 
-static uint32_t seg_new(arena *a, uint32_t cap, int large)
+static uint32_t seg_new(arena *a, unsigned q, uint32_t cap, int large, int64_t now)
 {
     uint32_t id = seg_id_new(a);
     if (id == ARENA_NONE)
@@ -92,20 +126,48 @@ static uint32_t seg_new(arena *a, uint32_t cap, int large)
     s->cap = cap;
     s->used = 0;
     s->live = 0;
-    s->large = (uint32_t)large;
+    s->large = (uint8_t)large;
+    s->queue = (uint8_t)q;
+    s->sealed = 0;
+    s->born = now;
+    s->prev = s->next = ARENA_NONE;
     a->alloc_bytes += mem_of(base);
-    if (!large)
+    a->q[q].bytes += cap;
+    if (large)
+        seg_link(a, id); /* sealed from the start: nothing is appended to it */
+    else
         a->small_cap += cap;
     return id;
 }
 
-uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint64_t version,
-                           uint32_t avoid, uint32_t *ref, uint64_t *vbase, uint32_t *size)
+/* Seals queue q's head: it joins the queue's FIFO (or is freed if nothing in it is live). */
+static void seal_head(arena *a, unsigned q)
 {
-    uint32_t id = a->head;
+    uint32_t h = a->q[q].head;
+    if (h == ARENA_NONE)
+        return;
+    a->q[q].head = ARENA_NONE;
+    if (a->segs[h].live == 0)
+        seg_free(a, h);
+    else
+        seg_link(a, h);
+}
+
+uint32_t arena_oldest(arena *a, unsigned q)
+{
+    if (a->q[q].oldest == ARENA_NONE)
+        seal_head(a, q);
+    return a->q[q].oldest;
+}
+
+uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, uint8_t flags,
+                           uint64_t version, int64_t now, uint32_t avoid, uint32_t *ref,
+                           uint64_t *vbase, uint32_t *size)
+{
+    uint32_t id = a->q[q].head;
     if (id != ARENA_NONE && id != avoid) {
         arena_seg *s = &a->segs[id];
-        size_t sz = entry_size(klen, vlen, version, s->vbase, ttl);
+        size_t sz = entry_size(klen, vlen, flags, version, s->vbase);
         if (sz <= ARENA_LARGE && s->cap - s->used >= sz) {
             uint32_t off = s->used;
             s->used += (uint32_t)sz;
@@ -119,11 +181,11 @@ uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint
         }
     }
     /* A new segment, based at this version (so the delta is 0, one byte). */
-    size_t sz = entry_size(klen, vlen, version, version, ttl);
+    size_t sz = entry_size(klen, vlen, flags, version, version);
     if (sz > ARENA_LARGE) {
         if (sz > UINT32_MAX)
             return NULL;
-        id = seg_new(a, (uint32_t)sz, 1);
+        id = seg_new(a, q, (uint32_t)sz, 1, now);
         if (id == ARENA_NONE)
             return NULL;
     } else {
@@ -132,12 +194,14 @@ uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint
         uint32_t cap = ARENA_SEG_MIN;
         while (cap < ARENA_SEG_MAX && (cap < a->small_live / 64 || cap < sz))
             cap *= 2;
-        if (a->head != ARENA_NONE && a->segs[a->head].live == 0 && a->head != avoid)
-            seg_free(a, a->head);
-        id = seg_new(a, cap, 0);
+        id = seg_new(a, q, cap, 0, now);
         if (id == ARENA_NONE)
             return NULL;
-        a->head = id;
+        if (a->q[q].head != avoid)
+            seal_head(a, q);
+        else if (a->q[q].head != ARENA_NONE)
+            seg_link(a, a->q[q].head); /* the victim: sealed, its owner frees it */
+        a->q[q].head = id;
     }
     arena_seg *s = &a->segs[id];
     s->vbase = version;
@@ -160,15 +224,18 @@ void arena_release(arena *a, uint32_t ref, uint32_t size)
     a->live_bytes -= size;
     if (!s->large)
         a->small_live -= size;
-    if (s->live == 0 && id != a->head)
+    if (s->live == 0 && s->sealed)
         seg_free(a, id);
 }
 
 uint64_t arena_garbage(const arena *a)
 {
     uint64_t g = a->small_cap - a->small_live;
-    if (a->head != ARENA_NONE)
-        g -= a->segs[a->head].cap - a->segs[a->head].used;
+    for (unsigned q = 0; q < ARENA_QUEUES; q++) {
+        uint32_t h = a->q[q].head;
+        if (h != ARENA_NONE)
+            g -= a->segs[h].cap - a->segs[h].used;
+    }
     return g;
 }
 
@@ -179,7 +246,7 @@ uint32_t arena_pick_victim(const arena *a)
     uint32_t best = ARENA_NONE, best_garbage = 0;
     for (uint32_t i = 0; i < a->nsegs; i++) {
         const arena_seg *s = &a->segs[i];
-        if (!s->base || s->large || i == a->head)
+        if (!s->base || s->large || !s->sealed)
             continue;
         if (s->cap - s->live > best_garbage) {
             best_garbage = s->cap - s->live;

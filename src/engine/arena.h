@@ -13,6 +13,13 @@
  * dies, or when compaction copies its live entries to the head (arena_pick_victim() chooses the
  * sealed segment with the most garbage; the shard moves the entries and fixes the index).
  *
+ * Segments are kept in two FIFO queues, each with a head of its own that new entries are
+ * appended to: queue 0 (ARENA_Q_SMALL, the probation queue of S3-FIFO) and queue 1
+ * (ARENA_Q_MAIN). Sealed segments are linked oldest first; eviction (evict.c) takes a queue's
+ * oldest segment, reinserts the entries its policy keeps at that queue's (or the other queue's)
+ * head and drops the rest, which frees the segment whole: evicting never fragments memory.
+ * Compaction copies a segment's live entries to the head of the queue it belongs to.
+ *
  * Memory accounting (alloc_bytes) uses malloc_usable_size plus the allocator's chunk header, so
  * it follows what the process really holds. Not thread-safe: the owning shard's lock protects it.
  */
@@ -28,14 +35,27 @@
 #define ARENA_MAX_SEGS 65536u
 #define ARENA_NONE UINT32_MAX
 
+enum { ARENA_Q_SMALL = 0, ARENA_Q_MAIN = 1, ARENA_QUEUES = 2 };
+
 typedef struct arena_seg {
     uint8_t *base; /* NULL for a free id */
     uint64_t vbase;/* version base its entries are encoded against (entry.h) */
+    int64_t born;  /* Unix ms when it was started (the age eviction orders by) */
     uint32_t cap;  /* bytes allocated */
     uint32_t used; /* bytes appended */
     uint32_t live; /* bytes of live entries */
-    uint32_t large;/* 1 if it holds one large entry */
+    uint32_t prev, next; /* its queue's FIFO links (older, newer); ARENA_NONE at the ends */
+    uint8_t large; /* 1 if it holds one large entry */
+    uint8_t queue; /* ARENA_Q_SMALL or ARENA_Q_MAIN */
+    uint8_t sealed;/* 1 once linked into its queue (a head is not, until sealed) */
 } arena_seg;
+
+typedef struct arena_queue {
+    uint32_t head;       /* small segment entries are appended to, or ARENA_NONE */
+    uint32_t oldest;     /* sealed segments, oldest first ... */
+    uint32_t newest;     /* ... to newest; ARENA_NONE when none */
+    uint64_t bytes;      /* cap of all its segments, head included */
+} arena_queue;
 
 typedef struct arena {
     arena_seg *segs;     /* first: what a lookup needs (arena_ptr) */
@@ -43,7 +63,7 @@ typedef struct arena {
     uint32_t segs_cap;
     uint32_t *free_ids;  /* stack of free ids below nsegs */
     uint32_t nfree;
-    uint32_t head;       /* current small segment, or ARENA_NONE */
+    arena_queue q[ARENA_QUEUES];
     uint64_t alloc_bytes;/* memory held: segments and the arena's own arrays */
     uint64_t small_cap;  /* sum of cap over small segments */
     uint64_t small_live; /* sum of live over small segments */
@@ -63,13 +83,23 @@ static inline uint64_t arena_vbase(const arena *a, uint32_t ref)
     return a->segs[ref >> 16].vbase;
 }
 
-/* Reserves room for a new live entry with these lengths, TTL presence and version; sets *ref,
- * *vbase (the base to encode the version against) and *size (the entry's size, as
- * entry_size()). A segment started for it takes `version` as its base. NULL on allocation
- * failure. `avoid` is a segment id that must not become the head (the compaction victim) or
- * ARENA_NONE. */
-uint8_t *arena_alloc_entry(arena *a, uint32_t klen, uint32_t vlen, int ttl, uint64_t version,
-                           uint32_t avoid, uint32_t *ref, uint64_t *vbase, uint32_t *size);
+static inline unsigned arena_queue_of(const arena *a, uint32_t ref)
+{
+    return a->segs[ref >> 16].queue;
+}
+
+/* Reserves room in queue `q` for a new live entry with these lengths, flags (entry.h) and
+ * version; sets *ref, *vbase (the base to encode the version against) and *size (the entry's
+ * size, as entry_size()). A segment started for it takes `version` as its base and `now` as its
+ * birth time. NULL on allocation failure. `avoid` is a segment id that must not become the head
+ * (the segment being compacted or evicted) or ARENA_NONE. */
+uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, uint8_t flags,
+                           uint64_t version, int64_t now, uint32_t avoid, uint32_t *ref,
+                           uint64_t *vbase, uint32_t *size);
+
+/* The oldest segment of queue q, sealing its head first if it has no sealed segment (so that
+ * eviction can take it); ARENA_NONE if the queue is empty. */
+uint32_t arena_oldest(arena *a, unsigned q);
 
 /* Accounts the entry at ref (of `size` bytes) as dead; frees its segment if nothing live is
  * left. The bytes stay as they are (compaction tells live from dead through the index). */

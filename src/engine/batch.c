@@ -41,7 +41,7 @@ static void batch_unlock(mnemo_store *st, unsigned db, batch *b, int wrote)
     for (size_t i = b->nlocked; i-- > 0;) {
         size_t idx = (size_t)db * st->nshards + b->locked[i];
         if (wrote)
-            shard_maintain_after_write(&st->shards[idx]);
+            shard_maintain_after_write(st, &st->shards[idx]);
         store_unlock(st, idx);
     }
     batch_release(b);
@@ -103,10 +103,10 @@ int mnemo_mset(mnemo_store *st, unsigned db, const mnemo_kv *kvs, size_t n,
         if (kvs[i].value_len > st->cfg.max_value_size)
             return MNEMO_ETOOBIG;
     }
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     int64_t at;
     int rc = store_set_expiry(st, &o, opts, &at);
-    if (rc)
+    if (rc || (rc = evict_reserve(st)))
         return rc;
 
     batch b;
@@ -148,7 +148,7 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
     int rc = batch_lock(st, db, keys, sizeof(mnemo_key), n, &b);
     if (rc)
         return rc;
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     for (int stage = 0; stage < 2; stage++)
         for (size_t i = 0; i < n; i++)
             shard_prefetch(store_shard(st, db, b.h[i]), b.h[i], stage);
@@ -216,7 +216,7 @@ int mnemo_mdel(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t n, si
     int rc = batch_lock(st, db, keys, sizeof(mnemo_key), n, &b);
     if (rc)
         return rc;
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     size_t d = 0;
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
@@ -238,7 +238,7 @@ int mnemo_mexists(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t n,
     int rc = batch_lock(st, db, keys, sizeof(mnemo_key), n, &b);
     if (rc)
         return rc;
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     size_t c = 0;
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
@@ -288,7 +288,7 @@ static int scan_step(mnemo_store *st, unsigned db, uint64_t *cursor, uint64_t bu
         return MNEMO_EINVAL;
     uint64_t examined = 0;
     unsigned shards_seen = 0;
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     if (budget == 0)
         budget = 1;
     while (examined < budget && shards_seen < SCAN_SHARDS_PER_STEP) {
@@ -307,7 +307,7 @@ static int scan_step(mnemo_store *st, unsigned db, uint64_t *cursor, uint64_t bu
         if (keys)
             examined += shard_scan_range(sh, &o, pos, hi, scan_visit, c);
         if (c->mode == SCAN_DELETE)
-            shard_maintain_after_write(sh);
+            shard_maintain_after_write(st, sh);
         store_unlock(st, idx);
         shards_seen++;
         pos = hi;

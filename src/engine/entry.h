@@ -1,30 +1,34 @@
 /*
  * entry.h — the byte layout of one key-value entry, as it lies in a shard's arena.
  *
- *   +-------+--------+--------+-----------+---------------+---------+-----------+
- *   | head  | [klen] | vlen   | version   | expire_at     | key     | value     |
- *   | 1 B   | varint | varint | varint    | 8 B, only if  | klen B  | vlen B    |
- *   |       | 0-5 B  | 1-5 B  | 1-10 B    | ENT_TTL       |         |           |
- *   +-------+--------+--------+-----------+---------------+---------+-----------+
+ *   +-------+-------+--------+--------+-----------+-------------+---------+-----------+
+ *   | head  | [ext] | [klen] | vlen   | version   | expire_at   | key     | value     |
+ *   | 1 B   | 0-1 B | varint | varint | varint    | 8 B, only   | klen B  | vlen B    |
+ *   |       |       | 0-5 B  | 1-5 B  | 1-10 B    | if ENT_TTL  |         |           |
+ *   +-------+-------+--------+--------+-----------+-------------+---------+-----------+
  *
- * The head byte holds the flags in its top three bits (ENT_TTL, ENT_COMPRESSED, ENT_TYPED)
- * and the key length in its low five when it is below 31; 31 means the length follows as a
- * varint. Keys are short, so the head costs one byte for flags and key length together.
+ * The head byte:   bits 7-6  access frequency (0-3), what the eviction policies read (evict.c)
+ *                  bit  5    ENT_TTL: an expiration time is present
+ *                  bits 4-0  key length when below 30; 30: the length follows as a varint;
+ *                            31: an extension byte of rarer flags (ENT_COMPRESSED, ENT_TYPED)
+ *                            follows, then the length as a varint.
+ * Keys are short and most values plain, so the common entry spends one byte on flags, key
+ * length and the policy's counter together; compressed or typed values (large by nature) pay
+ * one or two bytes more. The frequency bits change in place on reads (under the shard lock);
+ * every other byte of an entry is immutable once written, except expire_at (TTL updates).
  *
  * The version is stored as a zigzag varint of (version - vbase), where vbase is the version its
  * segment started with (arena.h): entries appended to one segment are written close together in
  * time, so their HLC versions differ from the base by little — 3 or 4 bytes instead of 8 at
- * typical write rates. An entry copied to another segment (compaction, TTL changes) is encoded
- * against that segment's base; zigzag keeps older versions (negative deltas) cheap too.
+ * typical write rates. An entry copied to another segment (compaction, TTL changes, eviction's
+ * reinsertion) is encoded against that segment's base; zigzag keeps older versions (negative
+ * deltas) cheap too.
  *
  * Entries are packed back to back with no alignment or padding (fields are read with memcpy),
  * so a 16-byte key with a 32-byte value and no TTL takes 51-55 bytes. Entries are never resized
  * in place: a write that changes the size appends a new entry and leaves the old bytes as they
  * were; whether an entry is live is known from the index alone (compaction asks it), so no
  * header bit is spent on it.
- *
- * ENT_TYPED is reserved for value types other than strings (a type byte will follow the head);
- * ENT_COMPRESSED for LZ4-compressed values.
  */
 #ifndef MNEMO_ENGINE_ENTRY_H
 #define MNEMO_ENGINE_ENTRY_H
@@ -35,12 +39,18 @@
 
 enum {
     ENT_TYPE_STRING = 0,   /* no flags: a plain string value */
-    ENT_KLEN_MASK = 0x1f,  /* key length in the head, ENT_KLEN_ESC: a varint follows */
-    ENT_KLEN_ESC = 0x1f,
-    ENT_TTL = 0x20,
+    ENT_KLEN_MASK = 0x1f,  /* key length field of the head */
+    ENT_KLEN_VAR = 30,     /* field value: the key length follows as a varint */
+    ENT_KLEN_EXT = 31,     /* field value: an extension byte, then the length as a varint */
+    ENT_TTL = 0x20,        /* in the head byte */
+    ENT_FREQ_SHIFT = 6,    /* the head byte's top two bits */
+    ENT_FREQ_MAX = 3,
+    /* Logical flags (entry.flags); ENT_COMPRESSED and ENT_TYPED live in the extension byte,
+     * shifted down by 6 (bit 0 and bit 1). */
     ENT_COMPRESSED = 0x40,
     ENT_TYPED = 0x80,
-    ENT_FLAGS = 0xe0,
+    ENT_EXT_FLAGS = ENT_COMPRESSED | ENT_TYPED,
+    ENT_FLAGS = ENT_TTL | ENT_EXT_FLAGS,
 };
 
 /* A decoded entry: pointers into the arena, valid while the shard lock is held and until the
@@ -105,12 +115,36 @@ static inline uint64_t entry_vdelta(uint64_t version, uint64_t vbase)
     return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
 }
 
-/* Size of an entry with these lengths, version and segment base. */
-static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint64_t version, uint64_t vbase,
-                                int ttl)
+/* Size of an entry with these lengths, flags (ENT_FLAGS), version and segment base. */
+static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint8_t flags, uint64_t version,
+                                uint64_t vbase)
 {
-    return 1 + (klen >= ENT_KLEN_ESC ? entry_varint_len(klen) : 0) + entry_varint_len(vlen) +
-           entry_varint64_len(entry_vdelta(version, vbase)) + (ttl ? 8 : 0) + klen + vlen;
+    size_t head = 1;
+    if (flags & ENT_EXT_FLAGS)
+        head += 1 + entry_varint_len(klen);
+    else if (klen >= ENT_KLEN_VAR)
+        head += entry_varint_len(klen);
+    return head + entry_varint_len(vlen) + entry_varint64_len(entry_vdelta(version, vbase)) +
+           ((flags & ENT_TTL) ? 8 : 0) + klen + vlen;
+}
+
+/* The access frequency the eviction policies keep in the head byte (0..ENT_FREQ_MAX). */
+static inline unsigned entry_freq(const uint8_t *p)
+{
+    return p[0] >> ENT_FREQ_SHIFT;
+}
+
+static inline void entry_set_freq(uint8_t *p, unsigned f)
+{
+    p[0] = (uint8_t)((p[0] & ~(ENT_FREQ_MAX << ENT_FREQ_SHIFT)) | f << ENT_FREQ_SHIFT);
+}
+
+/* Counts an access: saturating, and a store only when the count changes (a hot key's line is
+ * not dirtied on every read). */
+static inline void entry_touch(uint8_t *p)
+{
+    if (p[0] < (ENT_FREQ_MAX << ENT_FREQ_SHIFT))
+        p[0] = (uint8_t)(p[0] + (1u << ENT_FREQ_SHIFT));
 }
 
 static inline uint64_t entry_load64(const uint8_t *p)
@@ -130,10 +164,13 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
 {
     const uint8_t *q = p + 1;
     e->base = p;
-    e->flags = p[0] & ENT_FLAGS;
+    e->flags = p[0] & ENT_TTL;
     e->klen = p[0] & ENT_KLEN_MASK;
-    if (e->klen == ENT_KLEN_ESC)
+    if (e->klen >= ENT_KLEN_VAR) {
+        if (e->klen == ENT_KLEN_EXT)
+            e->flags |= (uint8_t)(*q++ << 6) & ENT_EXT_FLAGS;
         q = entry_varint_get(q, &e->klen);
+    }
     q = entry_varint_get(q, &e->vlen);
     uint64_t z = 0;
     unsigned shift = 0;
@@ -155,7 +192,8 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
 }
 
 /* Writes the header and key of a new entry at p (which has entry_size() bytes, for the same
- * version and vbase); fills *e. The value bytes are the caller's to write, at e->val. */
+ * flags, version and vbase), with access frequency 0; fills *e. The value bytes are the
+ * caller's to write, at e->val. ENT_TTL is taken from expire_at, not from flags. */
 static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
                               uint32_t vlen, uint64_t version, uint64_t vbase, int64_t expire_at,
                               entry *e)
@@ -166,11 +204,15 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
         flags |= ENT_TTL;
     else
         flags &= (uint8_t)~ENT_TTL;
-    if (klen < ENT_KLEN_ESC) {
-        *q++ = (uint8_t)(flags | klen);
-    } else {
-        *q++ = (uint8_t)(flags | ENT_KLEN_ESC);
+    if (flags & ENT_EXT_FLAGS) {
+        *q++ = (uint8_t)((flags & ENT_TTL) | ENT_KLEN_EXT);
+        *q++ = (uint8_t)((flags & ENT_EXT_FLAGS) >> 6);
         q = entry_varint_put(q, klen);
+    } else if (klen >= ENT_KLEN_VAR) {
+        *q++ = (uint8_t)((flags & ENT_TTL) | ENT_KLEN_VAR);
+        q = entry_varint_put(q, klen);
+    } else {
+        *q++ = (uint8_t)((flags & ENT_TTL) | klen);
     }
     q = entry_varint_put(q, vlen);
     uint64_t z = entry_vdelta(version, vbase);

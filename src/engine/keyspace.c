@@ -25,10 +25,10 @@ static void unlock2(mnemo_store *st, size_t a, size_t b)
 {
     size_t lo = a < b ? a : b, hi = a < b ? b : a;
     if (hi != lo) {
-        shard_maintain_after_write(&st->shards[hi]);
+        shard_maintain_after_write(st, &st->shards[hi]);
         store_unlock(st, hi);
     }
-    shard_maintain_after_write(&st->shards[lo]);
+    shard_maintain_after_write(st, &st->shards[lo]);
     store_unlock(st, lo);
 }
 
@@ -40,7 +40,7 @@ static int transfer(mnemo_store *st, unsigned db, const void *src, size_t slen, 
                     unsigned dst_db, const void *dst, size_t dlen, uint64_t hd, int replace,
                     int remove_src)
 {
-    op os = {st, db, 0}, od = {st, dst_db, 0};
+    op os = {st, db, 0, 0}, od = {st, dst_db, 0, 0};
     shard *ss = store_shard(st, db, hs), *sd = store_shard(st, dst_db, hd);
     /* May reshape sd's tables: before any lookup. */
     int rc = shard_prepare_insert(sd);
@@ -72,7 +72,7 @@ int mnemo_rename(mnemo_store *st, unsigned db, const void *src, size_t src_len, 
     if ((rc = lock2(st, is, id)))
         return rc;
     if (src_len == dst_len && (src_len == 0 || memcmp(src, dst, src_len) == 0)) {
-        op o = {st, db, 0};
+        op o = {st, db, 0, 0};
         loc l;
         rc = shard_find(&st->shards[is], &o, src, src_len, hs, &l)
                  ? (nx ? MNEMO_EEXISTS : MNEMO_OK)
@@ -92,6 +92,8 @@ int mnemo_copy(mnemo_store *st, unsigned src_db, const void *src, size_t src_len
         return rc;
     if (src_db == dst_db && src_len == dst_len && (src_len == 0 || memcmp(src, dst, src_len) == 0))
         return MNEMO_EINVAL;
+    if ((rc = evict_reserve(st)))
+        return rc;
     uint64_t hs = hash_bytes(src, src_len), hd = hash_bytes(dst, dst_len);
     size_t is = store_shard_index(st, src_db, hs), id = store_shard_index(st, dst_db, hd);
     if ((rc = lock2(st, is, id)))
@@ -117,10 +119,12 @@ int mnemo_move(mnemo_store *st, unsigned db, const void *key, size_t klen, unsig
     return rc;
 }
 
-/* Swaps everything but the lock between two shards. */
+/* Swaps the contents of two shards: everything from the index to the eviction state; the lock,
+ * `closed` and the memory last reported for the shard stay (shard_sync_mem() then moves the
+ * difference between the databases' totals). */
 static void shard_swap(shard *a, shard *b)
 {
-    size_t off = offsetof(shard, tab), n = sizeof(shard) - off;
+    size_t off = offsetof(shard, tab), n = offsetof(shard, mem_reported) - off;
     unsigned char tmp[sizeof(shard)];
     memcpy(tmp, (char *)a + off, n);
     memcpy((char *)a + off, (char *)b + off, n);
@@ -146,23 +150,14 @@ int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
             break;
     }
     if (rc == MNEMO_OK)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             shard_swap(&st->shards[lo * n + i], &st->shards[hi * n + i]);
+            shard_sync_mem(st, &st->shards[lo * n + i]);
+            shard_sync_mem(st, &st->shards[hi * n + i]);
+        }
     while (locked-- > 0)
         store_unlock(st, (locked < n ? lo : hi) * n + locked % n);
     return rc;
-}
-
-/* A small per-thread generator: random keys need no cryptographic quality. */
-static uint64_t rnd(void)
-{
-    static _Thread_local uint64_t s;
-    if (!s)
-        s = (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull;
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
 }
 
 int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
@@ -172,8 +167,8 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
     if (db >= st->cfg.databases)
         return MNEMO_EDB;
     memset(key, 0, sizeof(*key));
-    size_t n = st->nshards, start = rnd() % n;
-    op o = {st, db, 0};
+    size_t n = st->nshards, start = store_rand() % n;
+    op o = {st, db, 0, 0};
     for (size_t k = 0; k < n; k++) {
         size_t idx = (size_t)db * n + (start + k) % n;
         shard *sh = &st->shards[idx];
@@ -181,64 +176,28 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
         if (rc)
             return rc;
         int done = 0;
-        /* Random slots of the tables until a live entry turns up; bounded, since a table is
-         * at least 1/8 full when it has any key at all after rebuilds. */
-        for (int tries = 0; tries < 64 && shard_keys(sh) && !done; tries++) {
-            table *t = (sh->old.count && (rnd() & 1)) || !sh->tab.count ? &sh->old : &sh->tab;
-            uint32_t s = (uint32_t)(rnd() % t->cap);
-            for (uint32_t j = 0; j < t->cap && !done; j++, s = s + 1 == t->cap ? 0 : s + 1) {
-                if (t->ctrl[s] < 0x80)
-                    continue;
-                loc l;
-                l.t = t;
-                l.slot = s;
-                l.ref = table_refs(t)[s];
-                entry_decode(arena_ptr(&sh->ar, l.ref), arena_vbase(&sh->ar, l.ref), &l.e);
-                if (l.e.exp && entry_expire_at(&l.e) <= op_now(&o)) {
-                    shard_remove(sh, &o, &l, MNEMO_EVENT_EXPIRE);
-                    break; /* try another random slot */
-                }
-                key->data = malloc(l.e.klen + 1);
-                if (!key->data) {
-                    store_unlock(st, idx);
-                    return MNEMO_ENOMEM;
-                }
-                memcpy(key->data, l.e.key, l.e.klen);
-                ((char *)key->data)[l.e.klen] = 0;
-                key->len = l.e.klen;
-                key->version = entry_version(&l.e);
-                key->expire_at_ms = entry_expire_at(&l.e);
-                done = 1;
+        loc l;
+        for (int tries = 0; tries < 64 && !done && shard_random_entry(sh, 0, &l); tries++) {
+            if (l.e.exp && entry_expire_at(&l.e) <= op_now(&o)) {
+                shard_remove(sh, &o, &l, MNEMO_EVENT_EXPIRE);
+                continue; /* try another random slot */
             }
+            key->data = malloc(l.e.klen + 1);
+            if (!key->data) {
+                store_unlock(st, idx);
+                return MNEMO_ENOMEM;
+            }
+            memcpy(key->data, l.e.key, l.e.klen);
+            ((char *)key->data)[l.e.klen] = 0;
+            key->len = l.e.klen;
+            key->version = entry_version(&l.e);
+            key->expire_at_ms = entry_expire_at(&l.e);
+            done = 1;
         }
-        shard_maintain_after_write(sh);
+        shard_maintain_after_write(st, sh);
         store_unlock(st, idx);
         if (done)
             return MNEMO_OK;
     }
     return MNEMO_ENOTFOUND;
-}
-
-int mnemo_key_memory(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *bytes)
-{
-    int rc = store_check_key(st, db, key, klen);
-    if (rc)
-        return rc;
-    uint64_t h = hash_bytes(key, klen);
-    size_t idx = store_shard_index(st, db, h);
-    if ((rc = store_lock(st, idx)))
-        return rc;
-    op o = {st, db, 0};
-    loc l;
-    shard *sh = &st->shards[idx];
-    int found = shard_find(sh, &o, key, klen, h, &l);
-    if (found && bytes) {
-        /* The entry, its index slot at the table's load, and its expiry record if any. */
-        size_t slot = sh->tab.count ? (5 * (size_t)sh->tab.cap + sh->tab.count - 1) /
-                                          sh->tab.count
-                                    : 5;
-        *bytes = l.e.size + slot + (l.e.exp ? sizeof(exp_rec) : 0);
-    }
-    store_unlock(st, idx);
-    return found ? MNEMO_OK : MNEMO_ENOTFOUND;
 }

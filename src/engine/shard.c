@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/evict.h"
 #include "engine/store_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -35,6 +36,7 @@ void shard_init(shard *sh)
 
 void shard_clear(shard *sh)
 {
+    evict_shard_clear(sh);
     table_free(&sh->tab);
     table_free(&sh->old);
     sh->mig_pos = 0;
@@ -47,7 +49,19 @@ void shard_clear(shard *sh)
 uint64_t shard_mem(const shard *sh)
 {
     return table_mem(&sh->tab) + table_mem(&sh->old) + sh->ar.alloc_bytes +
-           expheap_mem(&sh->heap);
+           expheap_mem(&sh->heap) + (sh->ghost ? (sh->ghost_mask + 1u) * 2u + 16u : 0);
+}
+
+void shard_sync_mem(mnemo_store *st, shard *sh)
+{
+    uint64_t now = shard_mem(sh);
+    uint64_t was = atomic_load_explicit(&sh->mem_reported, memory_order_relaxed);
+    if (now == was)
+        return;
+    atomic_store_explicit(&sh->mem_reported, now, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->mem_used, now - was, memory_order_relaxed);
+    size_t db = (size_t)(sh - st->shards) / st->nshards;
+    atomic_fetch_add_explicit(&st->db_mem[db], now - was, memory_order_relaxed);
 }
 
 uint64_t shard_keys(const shard *sh)
@@ -146,6 +160,30 @@ int shard_prepare_insert(shard *sh)
     return MNEMO_OK;
 }
 
+int shard_random_entry(shard *sh, int ttl_only, loc *l)
+{
+    table *t = sh->old.count && (store_rand() & 1) ? &sh->old : &sh->tab;
+    if (!t->count)
+        t = t == &sh->tab ? &sh->old : &sh->tab;
+    if (!t->count)
+        return 0;
+    /* A table with any key is at least 1/8 full after rebuilds, so an occupied slot is near;
+     * with ttl_only, give up after 1024 slots (the caller samples again or moves on). */
+    uint32_t s = (uint32_t)(store_rand() % t->cap);
+    for (uint32_t k = 0; k < t->cap && k < 1024; k++, s = s + 1 == t->cap ? 0 : s + 1) {
+        if (t->ctrl[s] < 0x80)
+            continue;
+        l->ref = table_refs(t)[s];
+        decode_ref(sh, l->ref, &l->e);
+        if (ttl_only && !l->e.exp)
+            continue;
+        l->t = t;
+        l->slot = s;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- lookup -------------------------------------------------------------------------------- */
 
 static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h, loc *l)
@@ -157,7 +195,7 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
         uint32_t ref = table_refs(t)[s];
         const uint8_t *b = arena_ptr(&sh->ar, ref);
         /* Cheap reject on the key length in the head byte before decoding the header. */
-        if (klen < ENT_KLEN_ESC && (b[0] & ENT_KLEN_MASK) != klen)
+        if (klen < ENT_KLEN_VAR && (b[0] & ENT_KLEN_MASK) != klen)
             continue;
         decode_ref(sh, ref, &l->e);
         if (l->e.klen == klen && (klen == 0 || memcmp(l->e.key, key, klen) == 0)) {
@@ -202,6 +240,8 @@ int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *
         /* The tables did not change shape: a fresh probe gives the insert slot. */
         return shard_find(sh, o, key, klen, h, l);
     }
+    if (!o->notouch)
+        entry_touch(l->e.base);
     return 1;
 }
 
@@ -227,28 +267,33 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     size_t vlen = vsrc_len(v);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
     uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
+    uint8_t flags = expire_at > 0 ? ENT_TTL : 0;
     entry e;
     uint64_t vb = 0;
     int in_place = 0;
+    /* An overwrite keeps the key's access count (it was just touched by the lookup) and its
+     * queue; a new key starts at 0 in the queue the policy admits to. */
+    unsigned freq = l->t ? entry_freq(l->e.base) : 0;
 
     if (l->t && !v->aliases_old) {
         vb = arena_vbase(&sh->ar, l->ref);
-        in_place = entry_size((uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at > 0) ==
-                   l->e.size;
+        in_place = entry_size((uint32_t)klen, (uint32_t)vlen, flags, ver, vb) == l->e.size;
     }
     if (in_place) {
         /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
-        entry_init(l->e.base, l->e.flags, key, (uint32_t)klen, (uint32_t)vlen, ver,
-                   vb, expire_at, &e);
+        entry_init(l->e.base, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at,
+                   &e);
+        entry_set_freq(e.base, freq);
         vsrc_copy(e.val, v);
     } else {
         uint32_t ref, size;
-        uint8_t *p = arena_alloc_entry(&sh->ar, (uint32_t)klen, (uint32_t)vlen, expire_at > 0,
-                                       ver, ARENA_NONE, &ref, &vb, &size);
+        unsigned q = l->t ? arena_queue_of(&sh->ar, l->ref) : evict_admit_queue(o->st, sh, h);
+        uint8_t *p = arena_alloc_entry(&sh->ar, q, (uint32_t)klen, (uint32_t)vlen, flags, ver,
+                                       op_now(o), ARENA_NONE, &ref, &vb, &size);
         if (!p)
             return MNEMO_ENOMEM;
-        entry_init(p, ENT_TYPE_STRING, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at,
-                   &e);
+        entry_init(p, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at, &e);
+        entry_set_freq(p, freq);
         vsrc_copy(e.val, v);
         if (l->t) {
             table_refs(l->t)[l->slot] = ref;
@@ -298,13 +343,15 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     /* Adding or dropping the 8-byte field changes the entry's size: rewrite it. */
     uint32_t ref, size;
     uint64_t vb;
-    uint8_t *p = arena_alloc_entry(&sh->ar, old->klen, old->vlen, at > 0, entry_version(old),
-                                   ARENA_NONE, &ref, &vb, &size);
+    uint8_t flags = (uint8_t)((old->flags & ~ENT_TTL) | (at > 0 ? ENT_TTL : 0));
+    uint8_t *p = arena_alloc_entry(&sh->ar, arena_queue_of(&sh->ar, l->ref), old->klen,
+                                   old->vlen, flags, entry_version(old), op_now(o), ARENA_NONE,
+                                   &ref, &vb, &size);
     if (!p)
         return MNEMO_ENOMEM;
     entry e;
-    entry_init(p, old->flags, old->key, old->klen, old->vlen, entry_version(old), vb,
-               at, &e);
+    entry_init(p, flags, old->key, old->klen, old->vlen, entry_version(old), vb, at, &e);
+    entry_set_freq(p, entry_freq(old->base));
     memcpy(e.val, old->val, old->vlen);
     ttl_track(sh, entry_expire_at(old), at);
     table_refs(l->t)[l->slot] = ref;
@@ -318,7 +365,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
 /* ---- compaction ---------------------------------------------------------------------------- */
 
 /* The slot holding `ref` for hash h, in either table. */
-static int slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *slot)
+int shard_slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *slot)
 {
     table *ts[2] = {&sh->old, &sh->tab};
     for (int i = 0; i < 2; i++) {
@@ -338,42 +385,67 @@ static int slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t 
     return 0;
 }
 
-/* Copies the live entries of segment `victim` to the head and frees it. */
-static void compact(shard *sh, uint32_t victim)
+int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t slot,
+                     unsigned q, unsigned freq, int64_t now, uint32_t avoid)
+{
+    uint32_t nref, size;
+    uint64_t vb;
+    uint8_t *p = arena_alloc_entry(&sh->ar, q, e->klen, e->vlen, e->flags, e->version, now,
+                                   avoid, &nref, &vb, &size);
+    if (!p)
+        return MNEMO_ENOMEM;
+    entry ne; /* re-encoded: the version against the new segment's base */
+    entry_init(p, e->flags, e->key, e->klen, e->vlen, e->version, vb, entry_expire_at(e), &ne);
+    entry_set_freq(p, freq);
+    memcpy(ne.val, e->val, e->vlen);
+    table_refs(t)[slot] = nref;
+    arena_release(&sh->ar, ref, e->size); /* frees a segment after its last live entry */
+    return MNEMO_OK;
+}
+
+/* Copies the live entries of segment `victim` to the head of its queue and frees it. */
+static void compact(shard *sh, uint32_t victim, int64_t now)
 {
     arena *a = &sh->ar;
     uint32_t off = 0;
+    unsigned q = a->segs[victim].queue;
     while (a->segs[victim].base && off < a->segs[victim].used) {
         entry e;
         uint32_t ref = victim << 16 | off;
         decode_ref(sh, ref, &e);
         off += e.size;
         table *t;
-        uint32_t slot, nref;
-        if (!slot_of_ref(sh, entry_hash(&e), ref, &t, &slot))
+        uint32_t slot;
+        if (!shard_slot_of_ref(sh, entry_hash(&e), ref, &t, &slot))
             continue; /* dead: the index points elsewhere or nowhere */
-        uint32_t size;
-        uint64_t vb;
-        uint8_t *p = arena_alloc_entry(a, e.klen, e.vlen, e.exp != NULL, e.version, victim, &nref,
-                                       &vb, &size);
-        if (!p)
+        /* The copies join the head of the victim's queue: compaction moves live entries
+         * forward in the FIFO, as Segcache's merge does; their access counts go with them. */
+        if (shard_move_entry(sh, &e, ref, t, slot, q, entry_freq(e.base), now, victim))
             return; /* out of memory: try again another time */
-        entry ne; /* re-encoded: the version against the new segment's base */
-        entry_init(p, e.flags, e.key, e.klen, e.vlen, e.version, vb, entry_expire_at(&e), &ne);
-        memcpy(ne.val, e.val, e.vlen);
-        table_refs(t)[slot] = nref;
-        arena_release(a, ref, e.size); /* frees the victim after its last live entry */
     }
 }
 
-void shard_maintain_after_write(shard *sh)
+int shard_compact(mnemo_store *st, shard *sh, int pressed)
 {
+    /* Normally a shard keeps up to a quarter of its segment bytes, and at least 32 KiB, as
+     * garbage before compacting (copying costs CPU). Under memory pressure garbage is the first
+     * thing to give back, before any live key is evicted or a write refused. */
     uint64_t g = arena_garbage(&sh->ar);
-    if (g < COMPACT_MIN_GARBAGE || g * 4 < sh->ar.small_cap)
-        return;
+    if (pressed ? g * 8 < sh->ar.small_cap || !g
+                : g < COMPACT_MIN_GARBAGE || g * 4 < sh->ar.small_cap)
+        return 0;
     uint32_t victim = arena_pick_victim(&sh->ar);
-    if (victim != ARENA_NONE)
-        compact(sh, victim);
+    if (victim == ARENA_NONE)
+        return 0;
+    op o = {st, 0, 0, 1};
+    compact(sh, victim, op_now(&o));
+    return 1;
+}
+
+void shard_maintain_after_write(mnemo_store *st, shard *sh)
+{
+    (void)shard_compact(st, sh, store_pressed(st));
+    shard_sync_mem(st, sh);
 }
 
 /* ---- active expiry ------------------------------------------------------------------------- */
@@ -394,8 +466,7 @@ static void heap_rebuild(shard *sh)
     }
 }
 
-/* Expires every entry with hash h that is past its deadline. */
-static unsigned expire_hash(shard *sh, op *o, uint64_t h)
+unsigned shard_remove_ttl_hash(shard *sh, op *o, uint64_t h, int evict)
 {
     unsigned n = 0;
     table *ts[2] = {&sh->old, &sh->tab};
@@ -409,11 +480,14 @@ static unsigned expire_hash(shard *sh, op *o, uint64_t h)
             loc l;
             l.ref = table_refs(ts[i])[s];
             decode_ref(sh, l.ref, &l.e);
-            if (!l.e.exp || entry_expire_at(&l.e) > op_now(o) || entry_hash(&l.e) != h)
+            if (!l.e.exp || entry_hash(&l.e) != h)
+                continue;
+            int due = entry_expire_at(&l.e) <= op_now(o);
+            if (!due && !evict)
                 continue;
             l.t = ts[i];
             l.slot = s;
-            shard_remove(sh, o, &l, MNEMO_EVENT_EXPIRE);
+            shard_remove(sh, o, &l, due ? MNEMO_EVENT_EXPIRE : MNEMO_EVENT_EVICT);
             n++;
         }
     }
@@ -433,12 +507,12 @@ unsigned shard_expire_due(shard *sh, op *o, unsigned budget, int *more)
             break;
         uint64_t h = r->hash;
         expheap_pop(&sh->heap);
-        n += expire_hash(sh, o, h);
+        n += shard_remove_ttl_hash(sh, o, h, 0);
         budget--;
     }
     *more = sh->heap.n && expheap_top(&sh->heap)->at <= op_now(o);
     if (n)
-        shard_maintain_after_write(sh);
+        shard_maintain_after_write(o->st, sh);
     return n;
 }
 

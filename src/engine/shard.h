@@ -37,6 +37,13 @@ typedef struct shard {
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
     __extension__ unsigned __int128 ttl_sum; /* sum of their deadlines (for the average TTL) */
     uint64_t gets, hits, misses, sets, deletes, expired, evicted;
+    uint16_t *ghost;     /* S3-FIFO's ghost queue: fingerprints of keys evicted from the small
+                            queue, one per slot of a table indexed by hash; NULL when unused */
+    uint32_t ghost_mask; /* slots - 1 */
+    uint32_t ghost_keys; /* shard_keys() when the ghost was sized */
+    /* shard_mem() as last added to the store's total (written under lock; the evictor reads it
+     * without the lock to pick a shard). Last: SWAPDB swaps everything from tab up to it. */
+    _Atomic uint64_t mem_reported;
 } __attribute__((aligned(64))) shard;
 
 /* Per-operation context: the store (for clock, versions, hooks), the database, and the time,
@@ -44,7 +51,8 @@ typedef struct shard {
 typedef struct op {
     struct mnemo_store *st;
     unsigned db;
-    int64_t now; /* 0 until op_now() */
+    int64_t now;     /* 0 until op_now() */
+    int notouch;     /* 1: lookups do not count as accesses (OBJECT, MEMORY USAGE, eviction) */
 } op;
 
 int64_t op_now(op *o);
@@ -102,7 +110,8 @@ int shard_prepare_insert(shard *sh);
 void shard_prefetch(const shard *sh, uint64_t h, int stage);
 
 /* Looks the key up (hash h). Expired entries are removed on the way (an expire event) and count
- * as missing. Returns 1 and fills *l if found, else 0 (l->insert set). */
+ * as missing. A found entry's access frequency is raised (unless o->notouch). Returns 1 and
+ * fills *l if found, else 0 (l->insert set). */
 int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l);
 
 /* Writes a new value for the key at *l (found or not) with a fresh version and the given
@@ -118,8 +127,35 @@ void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev);
  * Returns MNEMO_OK or MNEMO_ENOMEM. *l is stale afterwards. */
 int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at);
 
-/* Housekeeping after writes: compacts one arena segment if garbage is high. */
-void shard_maintain_after_write(shard *sh);
+/* Housekeeping after writes: compacts one arena segment if garbage is high, and brings the
+ * store's memory total up to date. */
+void shard_maintain_after_write(struct mnemo_store *st, shard *sh);
+
+/* Compacts one segment if the shard's garbage is over its threshold (a lower one when
+ * `pressed`: the store is above its high-water mark). Returns 1 if it compacted. */
+int shard_compact(struct mnemo_store *st, shard *sh, int pressed);
+
+/* Adds the change of shard_mem() since the last call to the store's memory total. */
+void shard_sync_mem(struct mnemo_store *st, shard *sh);
+
+/* The slot holding `ref` (an entry with hash h) in either table: 1 and *t, *slot if found, 0 if
+ * the entry is dead. */
+int shard_slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *slot);
+
+/* The entry at a random occupied slot of either table (with a TTL if ttl_only), expired or
+ * not: 1 and *l filled, or 0 if none turned up. */
+int shard_random_entry(shard *sh, int ttl_only, loc *l);
+
+/* Copies the live entry e (at ref, indexed at t/slot) to the head of queue q with access
+ * frequency freq, and releases the old copy. `avoid`: the segment being emptied. Returns
+ * MNEMO_OK or MNEMO_ENOMEM (nothing changed). */
+int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t slot,
+                     unsigned q, unsigned freq, int64_t now, uint32_t avoid);
+
+
+/* Removes the entries with hash h that have a TTL: the due ones (expired), and with `evict`
+ * the others too (evicted: volatile-ttl). Returns how many. */
+unsigned shard_remove_ttl_hash(shard *sh, op *o, uint64_t h, int evict);
 
 /* Active expiry: expires due entries, at most `budget` heap records; returns entries expired.
  * Sets *more when due records remain. Also advances a pending migration. */

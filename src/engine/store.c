@@ -10,8 +10,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "engine/evict.h"
 #include "engine/store_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -40,6 +43,50 @@ void mnemo_config_init(mnemo_config *cfg)
     cfg->max_value_size = 512u << 20;
     cfg->background_thread = 1;
     cfg->hz = 10;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    cfg->maxmemory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 1ull << 30;
+    cfg->eviction_policy = MNEMO_POLICY_ALLKEYS_S3FIFO;
+    cfg->evict_high_pct = 90;
+    cfg->evict_low_pct = 80;
+}
+
+static const char *const policy_names[MNEMO_POLICY_COUNT_] = {
+    [MNEMO_POLICY_NOEVICTION] = "noeviction",
+    [MNEMO_POLICY_ALLKEYS_LRU] = "allkeys-lru",
+    [MNEMO_POLICY_ALLKEYS_LFU] = "allkeys-lfu",
+    [MNEMO_POLICY_ALLKEYS_RANDOM] = "allkeys-random",
+    [MNEMO_POLICY_ALLKEYS_S3FIFO] = "allkeys-s3fifo",
+    [MNEMO_POLICY_VOLATILE_LRU] = "volatile-lru",
+    [MNEMO_POLICY_VOLATILE_LFU] = "volatile-lfu",
+    [MNEMO_POLICY_VOLATILE_RANDOM] = "volatile-random",
+    [MNEMO_POLICY_VOLATILE_TTL] = "volatile-ttl",
+    [MNEMO_POLICY_VOLATILE_S3FIFO] = "volatile-s3fifo",
+};
+
+const char *mnemo_policy_name(int policy)
+{
+    return policy >= 0 && policy < MNEMO_POLICY_COUNT_ ? policy_names[policy] : NULL;
+}
+
+int mnemo_policy_parse(const char *name, size_t len)
+{
+    for (int p = 0; name && p < MNEMO_POLICY_COUNT_; p++)
+        if (strlen(policy_names[p]) == len && strncasecmp(policy_names[p], name, len) == 0)
+            return p;
+    return -1;
+}
+
+static int marks_ok(unsigned high, unsigned low)
+{
+    return low >= 1 && low <= high && high <= 100;
+}
+
+/* Publishes the high-water mark in bytes that writes compare against. */
+static void set_high_mark(mnemo_store *st)
+{
+    uint64_t max = atomic_load(&st->maxmemory);
+    unsigned pct = atomic_load(&st->evict_high_pct);
+    atomic_store(&st->evict_high, max ? max / 100 * pct + max % 100 * pct / 100 : UINT64_MAX);
 }
 
 void mnemo_value_release(mnemo_value *v)
@@ -68,7 +115,9 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         cfg.max_key_size > STORE_MAX_ITEM_BYTES ||
         cfg.max_value_size > STORE_MAX_ITEM_BYTES - cfg.max_key_size || cfg.default_ttl_ms < 0 ||
         cfg.min_ttl_ms < 0 || cfg.max_ttl_ms < 0 ||
-        (cfg.max_ttl_ms && cfg.min_ttl_ms > cfg.max_ttl_ms) || cfg.hz < 1 || cfg.hz > 500)
+        (cfg.max_ttl_ms && cfg.min_ttl_ms > cfg.max_ttl_ms) || cfg.hz < 1 || cfg.hz > 500 ||
+        !mnemo_policy_name(cfg.eviction_policy) ||
+        !marks_ok(cfg.evict_high_pct, cfg.evict_low_pct))
         return MNEMO_EINVAL;
     if (cfg.default_ttl_ms && ((cfg.min_ttl_ms && cfg.default_ttl_ms < cfg.min_ttl_ms) ||
                                (cfg.max_ttl_ms && cfg.default_ttl_ms > cfg.max_ttl_ms)))
@@ -88,8 +137,25 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         free(st);
         return MNEMO_ENOMEM;
     }
+    st->db_mem = calloc(cfg.databases, sizeof(*st->db_mem));
+    if (!st->db_mem) {
+        free(st->shards);
+        free(st);
+        return MNEMO_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++)
         shard_init(&st->shards[i]);
+    /* The fixed part: the handle, the shard array and the per-database totals. */
+    atomic_init(&st->mem_used, malloc_usable_size(st) + malloc_usable_size(st->shards) +
+                                   malloc_usable_size(st->db_mem));
+    atomic_init(&st->evict_wanted, 0);
+    atomic_init(&st->evict_failed_ms, 0);
+    atomic_init(&st->maxmemory, cfg.maxmemory);
+    atomic_init(&st->policy, cfg.eviction_policy);
+    atomic_init(&st->evict_high_pct, cfg.evict_high_pct);
+    atomic_init(&st->evict_low_pct, cfg.evict_low_pct);
+    atomic_init(&st->evict_high, 0);
+    set_high_mark(st);
     atomic_init(&st->hlc, 0);
     atomic_init(&st->closed, 0);
     atomic_init(&st->maint_next, 0);
@@ -144,6 +210,7 @@ void mnemo_store_free(mnemo_store *st)
     mnemo_store_close(st);
     pthread_mutex_destroy(&st->bg_lock);
     pthread_cond_destroy(&st->bg_cond);
+    free(st->db_mem);
     free(st->shards);
     free(st);
 }
@@ -159,7 +226,7 @@ static int64_t maintain(mnemo_store *st, unsigned budget, unsigned per_shard, in
     for (size_t k = 0; k < n && budget; k++) {
         size_t i = (start + k) % n;
         shard *sh = &st->shards[i];
-        op o = {st, (unsigned)(i / st->nshards), 0};
+        op o = {st, (unsigned)(i / st->nshards), 0, 0};
         int m = 0;
         int rc = store_lock(st, i);
         if (rc == MNEMO_ETXN)
@@ -192,6 +259,50 @@ int64_t mnemo_store_maintain(mnemo_store *st, unsigned budget)
     return maintain(st, budget, budget < 64 ? budget : 64, &more);
 }
 
+/* ---- the memory ceiling (the work is in evict.c) -------------------------------------------- */
+
+static int wake_if_over(mnemo_store *st)
+{
+    if (atomic_load(&st->mem_used) > atomic_load(&st->evict_high))
+        (void)evict_reserve_slow(st, atomic_load(&st->mem_used));
+    return MNEMO_OK;
+}
+
+int mnemo_set_maxmemory(mnemo_store *st, uint64_t bytes)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    if (atomic_load(&st->closed))
+        return MNEMO_ECLOSED;
+    atomic_store(&st->maxmemory, bytes);
+    atomic_store(&st->evict_failed_ms, 0);
+    set_high_mark(st);
+    return wake_if_over(st);
+}
+
+int mnemo_set_eviction_policy(mnemo_store *st, int policy)
+{
+    if (!st || !mnemo_policy_name(policy))
+        return MNEMO_EINVAL;
+    if (atomic_load(&st->closed))
+        return MNEMO_ECLOSED;
+    atomic_store(&st->policy, policy);
+    atomic_store(&st->evict_failed_ms, 0);
+    return wake_if_over(st);
+}
+
+int mnemo_set_eviction_marks(mnemo_store *st, unsigned high_pct, unsigned low_pct)
+{
+    if (!st || !marks_ok(high_pct, low_pct))
+        return MNEMO_EINVAL;
+    if (atomic_load(&st->closed))
+        return MNEMO_ECLOSED;
+    atomic_store(&st->evict_low_pct, low_pct);
+    atomic_store(&st->evict_high_pct, high_pct);
+    set_high_mark(st);
+    return wake_if_over(st);
+}
+
 static void *background_main(void *arg)
 {
     mnemo_store *st = arg;
@@ -206,9 +317,12 @@ static void *background_main(void *arg)
             if (maintain(st, 100000, 64, &more) < 0)
                 more = 0;
         }
+        evict_background(st);
         pthread_mutex_lock(&st->bg_lock);
         if (st->bg_stop)
             break;
+        if (atomic_load(&st->evict_wanted))
+            continue; /* asked again while evicting */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t ns = (uint64_t)ts.tv_nsec + period_ns;
@@ -222,13 +336,24 @@ static void *background_main(void *arg)
 
 uint64_t mnemo_store_next_version(mnemo_store *st)
 {
-    op o = {st, 0, 0};
+    op o = {st, 0, 0, 0};
     return hlc_next(&st->hlc, op_now(&o));
 }
 
 unsigned mnemo_databases(const mnemo_store *st)
 {
     return st ? st->cfg.databases : 0;
+}
+
+uint64_t store_rand(void)
+{
+    static _Thread_local uint64_t s;
+    if (!s)
+        s = (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull; /* this thread's own address */
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
 }
 
 /* ---- helpers for single-key operations ----------------------------------------------------- */
@@ -285,7 +410,7 @@ static void unlock_shard(mnemo_store *st, shard *sh)
 
 static void unlock_after_write(mnemo_store *st, shard *sh)
 {
-    shard_maintain_after_write(sh);
+    shard_maintain_after_write(st, sh);
     unlock_shard(st, sh);
 }
 
@@ -384,9 +509,9 @@ int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const 
         memset(old, 0, sizeof(*old));
 
     uint64_t h = hash_bytes(key, klen);
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     int64_t at;
-    if ((rc = store_set_expiry(st, &o, opts, &at)))
+    if ((rc = store_set_expiry(st, &o, opts, &at)) || (rc = evict_reserve(st)))
         return rc;
     shard *sh;
     if ((rc = lock_shard(st, db, h, &sh)))
@@ -431,7 +556,7 @@ int mnemo_get_with(mnemo_store *st, unsigned db, const void *key, size_t klen, m
     if (rc)
         return rc;
     uint64_t h = hash_bytes(key, klen);
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     shard *sh;
     if ((rc = lock_shard(st, db, h, &sh)))
         return rc;
@@ -479,12 +604,13 @@ int mnemo_exists(mnemo_store *st, unsigned db, const void *key, size_t klen)
 }
 
 /* The common shape of operations that find a key and then read, change or remove it: fn runs
- * under the lock with the lookup's result. `mode` says what fn may do: KEYOP_READ (no
- * housekeeping after it), KEYOP_WRITE (change or remove the entry), KEYOP_INSERT (also create
- * it: the table is made ready for an insert before the lookup). */
+ * under the lock with the lookup's result. `mode` says what fn may do: KEYOP_PEEK (read, and
+ * the lookup does not count as an access: introspection), KEYOP_READ (no housekeeping after
+ * it), KEYOP_WRITE (change or remove the entry), KEYOP_INSERT (also create it: the table is
+ * made ready for an insert before the lookup). */
 typedef int (*keyop_fn)(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg);
 
-enum { KEYOP_READ, KEYOP_WRITE, KEYOP_INSERT };
+enum { KEYOP_PEEK, KEYOP_READ, KEYOP_WRITE, KEYOP_INSERT };
 
 static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int mode,
                  keyop_fn fn, void *arg)
@@ -492,8 +618,10 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     int rc = store_check_key(st, db, key, klen);
     if (rc)
         return rc;
+    if (mode == KEYOP_INSERT && (rc = evict_reserve(st)))
+        return rc;
     uint64_t h = hash_bytes(key, klen);
-    op o = {st, db, 0};
+    op o = {st, db, 0, mode == KEYOP_PEEK};
     shard *sh;
     if ((rc = lock_shard(st, db, h, &sh)))
         return rc;
@@ -504,7 +632,7 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     loc l;
     int found = shard_find(sh, &o, key, klen, h, &l);
     rc = fn(sh, &o, &l, found, h, arg);
-    if (mode == KEYOP_READ)
+    if (mode <= KEYOP_READ)
         unlock_shard(st, sh); /* garbage a lazy expiry left is compacted by the next write */
     else
         unlock_after_write(st, sh);
@@ -674,7 +802,7 @@ static int getex_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 int mnemo_getex(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t when,
                 unsigned flags, mnemo_value *out)
 {
-    op o = {st, db, 0};
+    op o = {st, db, 0, 0};
     if (!st || (flags & ~(unsigned)(MNEMO_EXPIRE_AT | MNEMO_EXPIRE_PERSIST)) ||
         (flags & MNEMO_EXPIRE_AT && flags & MNEMO_EXPIRE_PERSIST))
         return MNEMO_EINVAL;
@@ -895,6 +1023,50 @@ int mnemo_setrange(mnemo_store *st, unsigned db, const void *key, size_t klen, s
     return rc;
 }
 
+/* ---- introspection ------------------------------------------------------------------------ */
+
+static int key_memory_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    (void)o, (void)h;
+    size_t *bytes = arg;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (bytes) {
+        /* The entry, its index slot at the table's load, and its expiry record if any. */
+        size_t slot = sh->tab.count ? (5 * (size_t)sh->tab.cap + sh->tab.count - 1) /
+                                          sh->tab.count
+                                    : 5;
+        *bytes = l->e.size + slot + (l->e.exp ? sizeof(exp_rec) : 0);
+    }
+    return MNEMO_OK;
+}
+
+int mnemo_key_memory(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *bytes)
+{
+    return keyop(st, db, key, klen, KEYOP_PEEK, key_memory_fn, bytes);
+}
+
+static int key_meta_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
+{
+    (void)h;
+    mnemo_key_meta *out = arg;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    if (out) {
+        const arena_seg *seg = &sh->ar.segs[l->ref >> 16];
+        out->freq = entry_freq(l->e.base);
+        out->queue = seg->queue;
+        out->age_ms = op_now(o) > seg->born ? op_now(o) - seg->born : 0;
+    }
+    return MNEMO_OK;
+}
+
+int mnemo_key_meta_get(mnemo_store *st, unsigned db, const void *key, size_t klen,
+                       mnemo_key_meta *out)
+{
+    return keyop(st, db, key, klen, KEYOP_PEEK, key_meta_fn, out);
+}
+
 /* ---- databases and statistics -------------------------------------------------------------- */
 
 static int flush_range(mnemo_store *st, size_t first, size_t n)
@@ -906,6 +1078,7 @@ static int flush_range(mnemo_store *st, size_t first, size_t n)
         if (rc)
             return rc;
         shard_clear(&st->shards[i]);
+        shard_sync_mem(st, &st->shards[i]);
         store_unlock(st, i);
     }
     return MNEMO_OK;
@@ -962,7 +1135,7 @@ int mnemo_db_info_get(mnemo_store *st, unsigned db, mnemo_db_info *out)
         store_unlock(st, idx);
     }
     if (out->keys_with_ttl) {
-        op o = {st, db, 0};
+        op o = {st, db, 0, 0};
         int64_t avg_at = (int64_t)(sum / out->keys_with_ttl);
         out->avg_ttl_ms = avg_at > op_now(&o) ? avg_at - op_now(&o) : 0;
     }
@@ -996,6 +1169,9 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
     }
     if (out->hits + out->misses)
         out->hit_rate = (double)out->hits / (double)(out->hits + out->misses);
+    out->memory_used += malloc_usable_size(st->db_mem);
+    out->maxmemory = atomic_load(&st->maxmemory);
+    out->eviction_policy = atomic_load(&st->policy);
     return MNEMO_OK;
 }
 

@@ -26,7 +26,37 @@ struct mnemo_store {
     pthread_cond_t bg_cond;
     int bg_stop;
     _Atomic uint32_t maint_next; /* next shard the maintenance slice starts at */
+
+    /* Memory ceiling (evict.c). mem_used and db_mem change when a shard's memory does
+     * (shard_sync_mem(), segment granularity); the settings are read on every write. */
+    _Alignas(64) _Atomic uint64_t mem_used;  /* sum of the shards' mem_reported */
+    _Atomic uint64_t *db_mem;                /* the same per database */
+    _Atomic int evict_wanted;                /* the background thread is asked to evict */
+    _Atomic int64_t evict_failed_ms;         /* monotonic ms when eviction last found nothing */
+    _Alignas(64) _Atomic uint64_t maxmemory; /* 0 = no ceiling */
+    _Atomic uint64_t evict_high;             /* bytes: the high-water mark, UINT64_MAX if none */
+    _Atomic int policy;                      /* mnemo_policy */
+    _Atomic unsigned evict_high_pct, evict_low_pct;
 };
+
+int evict_reserve_slow(mnemo_store *st, uint64_t used);
+
+/* 1 if the store is above its high-water mark. */
+static inline int store_pressed(mnemo_store *st)
+{
+    return atomic_load_explicit(&st->mem_used, memory_order_relaxed) >
+           atomic_load_explicit(&st->evict_high, memory_order_relaxed);
+}
+
+/* Before a write that may grow memory (no shard lock held, or inside a transaction): one load
+ * and a compare below the high-water mark. MNEMO_OK or MNEMO_ENOSPACE (evict.h). */
+static inline int evict_reserve(mnemo_store *st)
+{
+    uint64_t used = atomic_load_explicit(&st->mem_used, memory_order_relaxed);
+    if (__builtin_expect(used <= atomic_load_explicit(&st->evict_high, memory_order_relaxed), 1))
+        return MNEMO_OK;
+    return evict_reserve_slow(st, used);
+}
 
 /* The transaction running on this thread, if any (txn.c). */
 extern _Thread_local struct mnemo_txn *store_txn;
@@ -80,6 +110,9 @@ static inline void store_event(mnemo_store *st, mnemo_event ev, unsigned db, con
     if (st->cfg.hook && (st->cfg.hook_events & (unsigned)ev))
         st->cfg.hook(st->cfg.hook_ctx, ev, db, key, klen, version);
 }
+
+/* A per-thread xorshift generator (random keys, eviction sampling: no quality needed). */
+uint64_t store_rand(void);
 
 /* Sorts v[0..n) ascending and drops repeats; every value is below `universe`. Returns the new
  * length. Linear time with a bitmap for universes up to 8192 (shards of a database), qsort

@@ -96,7 +96,7 @@ void mnemo_txn_end(mnemo_txn *t)
     if (!t)
         return;
     for (size_t i = t->n; i-- > 0;)
-        shard_maintain_after_write(&t->st->shards[t->whole ? i : t->idx[i]]);
+        shard_maintain_after_write(t->st, &t->st->shards[t->whole ? i : t->idx[i]]);
     unlock_held(t, t->n);
     if (store_txn == t)
         store_txn = NULL;

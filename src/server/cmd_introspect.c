@@ -4,10 +4,11 @@
  * OBJECT ENCODING reports what Redis would report for the value: "int" for a canonical
  * 64-bit decimal of at most 20 bytes, "embstr" up to 44 bytes, "raw" beyond (Redis decides
  * from the value the same way when it stores a string; it may say "raw" after an APPEND or
- * SETRANGE grew a value in place, which mnemo cannot tell apart). The store keeps no access
- * time or frequency per key yet, so OBJECT FREQ answers Redis's error for "no LFU policy"
- * (which is true: there is no eviction policy) and OBJECT IDLETIME answers an error saying
- * the information does not exist (docs/commands.md).
+ * SETRANGE grew a value in place, which mnemo cannot tell apart). OBJECT FREQ and OBJECT
+ * IDLETIME report what the eviction policy sees (mnemo_key_meta_get, which does not count as
+ * an access): the 2-bit access count (0-3) and the seconds since the key entered its queue. As
+ * in Redis, FREQ is an error unless a frequency-based policy (lfu, s3fifo) is selected, and
+ * IDLETIME is an error under an lfu policy (docs/commands.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,20 +39,22 @@ static void info_cb(void *ctx, const mnemo_item *it)
     oi->ival = oi->is_int ? v : 0;
 }
 
+/* 1 if a lookup's rc is MNEMO_OK; else replies null (OBJECT's answer for a missing key) or
+ * the error, and returns 0. */
+static int found_or_reply(conn *c, int rc)
+{
+    if (rc == MNEMO_ENOTFOUND)
+        reply_null(c);
+    else if (rc != MNEMO_OK)
+        reply_status(c, rc);
+    return rc == MNEMO_OK;
+}
+
 /* Looks the key up; replies null (OBJECT) when it does not exist and returns 0. */
 static int object_lookup(conn *c, const resp_arg *key, obj_info *oi)
 {
     memset(oi, 0, sizeof(*oi));
-    int rc = mnemo_get_with(ST, c->db, key->ptr, key->len, info_cb, oi);
-    if (rc == MNEMO_ENOTFOUND) {
-        reply_null(c);
-        return 0;
-    }
-    if (rc != MNEMO_OK) {
-        reply_status(c, rc);
-        return 0;
-    }
-    return 1;
+    return found_or_reply(c, mnemo_get_with(ST, c->db, key->ptr, key->len, info_cb, oi));
 }
 
 static const char *encoding_of(const obj_info *oi)
@@ -66,20 +69,45 @@ static void cmd_object_encoding(conn *c, int argc, resp_arg *argv)
         reply_bulk_str(c, encoding_of(&oi));
 }
 
+/* The key's eviction metadata and the policy in force; replies (null, error) and returns 0
+ * when there is nothing to report. */
+static int object_meta(conn *c, const resp_arg *key, mnemo_key_meta *m, int *policy)
+{
+    *policy = (int)CFG(maxmemory_policy);
+    return found_or_reply(c, mnemo_key_meta_get(ST, c->db, key->ptr, key->len, m));
+}
+
+static int policy_is_lfu(int p)
+{
+    return p == MNEMO_POLICY_ALLKEYS_LFU || p == MNEMO_POLICY_VOLATILE_LFU;
+}
+
 static void cmd_object_freq(conn *c, int argc, resp_arg *argv)
 {
-    obj_info oi;
-    if (object_lookup(c, &argv[2], &oi))
+    mnemo_key_meta m;
+    int p;
+    if (!object_meta(c, &argv[2], &m, &p))
+        return;
+    if (!policy_is_lfu(p) && p != MNEMO_POLICY_ALLKEYS_S3FIFO && p != MNEMO_POLICY_VOLATILE_S3FIFO)
         reply_err(c, "ERR An LFU maxmemory policy is not selected, access frequency not "
                      "tracked. Please note that when switching between policies at runtime LRU "
                      "and LFU data will take some time to adjust.");
+    else
+        reply_int(c, m.freq);
 }
 
 static void cmd_object_idletime(conn *c, int argc, resp_arg *argv)
 {
-    obj_info oi;
-    if (object_lookup(c, &argv[2], &oi))
-        reply_err(c, "ERR idle time not tracked: this server keeps no per-key access time");
+    mnemo_key_meta m;
+    int p;
+    if (!object_meta(c, &argv[2], &m, &p))
+        return;
+    if (policy_is_lfu(p))
+        reply_err(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+                     "note that when switching between policies at runtime LRU and LFU data will "
+                     "take some time to adjust.");
+    else
+        reply_int(c, m.age_ms / 1000);
 }
 
 static void cmd_object_refcount(conn *c, int argc, resp_arg *argv)

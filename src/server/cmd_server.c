@@ -170,18 +170,22 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
         sb_printf(&b, "\r\n");
     }
     if (want_section(argc, argv, "memory", 1)) {
-        char h1[32], h2[32];
+        char h1[32], h2[32], h3[32];
         uint64_t rss = rss_bytes();
         human_bytes(h1, sizeof(h1), st.memory_used);
         human_bytes(h2, sizeof(h2), rss);
+        human_bytes(h3, sizeof(h3), st.maxmemory);
         SECTION("Memory");
         sb_printf(&b,
                   "used_memory:%llu\r\nused_memory_human:%s\r\nused_memory_rss:%llu\r\n"
                   "used_memory_rss_human:%s\r\nused_memory_dataset:%llu\r\n"
-                  "maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
+                  "maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
+                  "maxmemory_high_watermark:%lld\r\nmaxmemory_low_watermark:%lld\r\n"
                   "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
                   (unsigned long long)st.memory_used, h1, (unsigned long long)rss, h2,
-                  (unsigned long long)st.data_bytes,
+                  (unsigned long long)st.data_bytes, (unsigned long long)st.maxmemory, h3,
+                  mnemo_policy_name(st.eviction_policy), CFG(maxmemory_high_pct),
+                  CFG(maxmemory_low_pct),
                   st.memory_used ? (double)rss / (double)st.memory_used : 0.0);
     }
     if (want_section(argc, argv, "stats", 1)) {

@@ -19,14 +19,19 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/slowlog.h"
+#include "mnemo.h"
 #include "util/glob.h"
 
 srv_config g_cfg;
+int (*config_apply)(const char *name, char *err, size_t errlen);
 
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int auth_required;
 
-enum { T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED, T_NOTIFY };
+enum {
+    T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED, T_NOTIFY,
+    T_POLICY
+};
 
 typedef struct cfg_def {
     const char *name;
@@ -70,6 +75,15 @@ static const cfg_def defs[] = {
     {"dir", T_STRING, 0, 0, 0, S(dir), "", "working directory"},
     {"pidfile", T_STRING, 0, 0, 0, S(pidfile), "", "write the process id here"},
     {"hz", T_INT, 0, 1, 500, N(hz), "10", "active expiry cycles per second"},
+    {"maxmemory", T_SIZE, 1, 0, LLONG_MAX, N(maxmemory), "0",
+     "memory ceiling (used_memory), e.g. 100mb, 2gb; 0 = none"},
+    {"maxmemory-policy", T_POLICY, 1, 0, 0, N(maxmemory_policy), "allkeys-s3fifo",
+     "what to evict at the ceiling: noeviction, allkeys-/volatile- lru, lfu, random, s3fifo, "
+     "volatile-ttl"},
+    {"maxmemory-high-watermark", T_INT, 1, 1, 100, N(maxmemory_high_pct), "90",
+     "% of maxmemory where background eviction starts"},
+    {"maxmemory-low-watermark", T_INT, 1, 1, 100, N(maxmemory_low_pct), "80",
+     "% of maxmemory background eviction goes down to"},
     {"save", T_FIXED, 1, 0, 0, NULL, NULL, "",
      "snapshots: only \"\" (off) until the server has persistence"},
     {"appendonly", T_FIXED, 1, 0, 0, NULL, NULL, "no",
@@ -261,6 +275,19 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
             atomic_store(&notify_flags, fl);
         return 0;
     }
+    case T_POLICY: {
+        int p = mnemo_policy_parse(v[0], strlen(v[0]));
+        if (p < 0) {
+            size_t len = (size_t)snprintf(err, errlen,
+                                          "argument(s) must be one of the following:");
+            for (int i = 0; mnemo_policy_name(i) && len < errlen; i++)
+                len += (size_t)snprintf(err + len, errlen - len, "%s %s", i ? "," : "",
+                                        mnemo_policy_name(i));
+            return -1;
+        }
+        x = p;
+        goto store;
+    }
     case T_LOGLEVEL:
         for (int i = 0; i < 4; i++) {
             if (strcasecmp(v[0], loglevels[i]) == 0) {
@@ -309,11 +336,18 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
                      d->max);
             return -1;
         }
-        if (!check)
-            atomic_store(d->num, x);
-        return 0;
+        goto store;
     }
     return -1;
+store:
+    if (check)
+        return 0;
+    long long was = atomic_exchange(d->num, x);
+    if (!startup && config_apply && config_apply(d->name, err, errlen) != 0) {
+        atomic_store(d->num, was);
+        return -1;
+    }
+    return 0;
 }
 
 static void format_value(const cfg_def *d, char *buf, size_t cap)
@@ -325,6 +359,9 @@ static void format_value(const cfg_def *d, char *buf, size_t cap)
         return;
     case T_LOGLEVEL:
         snprintf(buf, cap, "%s", loglevels[atomic_load(d->num) & 3]);
+        return;
+    case T_POLICY:
+        snprintf(buf, cap, "%s", mnemo_policy_name((int)atomic_load(d->num)));
         return;
     case T_BOOL:
         snprintf(buf, cap, "%s", atomic_load(d->num) ? "yes" : "no");

@@ -42,6 +42,10 @@ typedef struct srv_config {
     _Atomic long long client_query_buffer_limit;
     _Atomic long long loglevel;
     _Atomic long long hz;
+    _Atomic long long maxmemory;            /* bytes, 0 = no ceiling */
+    _Atomic long long maxmemory_policy;     /* mnemo_policy */
+    _Atomic long long maxmemory_high_pct;   /* maxmemory-high-watermark */
+    _Atomic long long maxmemory_low_pct;    /* maxmemory-low-watermark */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;
@@ -56,6 +60,11 @@ typedef struct srv_config {
 extern srv_config g_cfg;
 
 #define CFG(field) atomic_load_explicit(&g_cfg.field, memory_order_relaxed)
+
+/* Called by CONFIG SET after a setting that may change at run time was stored (NULL until
+ * the server sets it, once the store is open): applies it (e.g. to the store). A non-zero
+ * return with a reason in err makes CONFIG SET restore the old value and fail. */
+extern int (*config_apply)(const char *name, char *err, size_t errlen);
 
 /* Fills g_cfg with the defaults (threads: number of CPUs). Call once, first. */
 void config_init(void);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -98,6 +99,32 @@ static void make_run_id(void)
     g_srv.run_id[40] = 0;
 }
 
+/* CONFIG SET of a setting the store holds: passes it on (config.h, config_apply). */
+static int apply_setting(const char *name, char *err, size_t errlen)
+{
+    mnemo_store *st = g_srv.store;
+    int rc = MNEMO_OK;
+    if (strcasecmp(name, "maxmemory") == 0) {
+        rc = mnemo_set_maxmemory(st, (uint64_t)CFG(maxmemory));
+    } else if (strcasecmp(name, "maxmemory-policy") == 0) {
+        rc = mnemo_set_eviction_policy(st, (int)CFG(maxmemory_policy));
+    } else if (strcasecmp(name, "maxmemory-high-watermark") == 0 ||
+               strcasecmp(name, "maxmemory-low-watermark") == 0) {
+        long long hi = CFG(maxmemory_high_pct), lo = CFG(maxmemory_low_pct);
+        if (lo > hi) {
+            snprintf(err, errlen, "maxmemory-low-watermark (%lld) must not be above "
+                                  "maxmemory-high-watermark (%lld)", lo, hi);
+            return -1;
+        }
+        rc = mnemo_set_eviction_marks(st, (unsigned)hi, (unsigned)lo);
+    }
+    if (rc != MNEMO_OK) {
+        snprintf(err, errlen, "%s", mnemo_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = NULL;
@@ -159,6 +186,15 @@ int main(int argc, char **argv)
     mc.databases = (unsigned)CFG(databases);
     mc.shards = (unsigned)CFG(shards);
     mc.hz = (unsigned)CFG(hz);
+    mc.maxmemory = (uint64_t)CFG(maxmemory);
+    mc.eviction_policy = (int)CFG(maxmemory_policy);
+    mc.evict_high_pct = (unsigned)CFG(maxmemory_high_pct);
+    mc.evict_low_pct = (unsigned)CFG(maxmemory_low_pct);
+    if (mc.evict_low_pct > mc.evict_high_pct) {
+        log_warning("maxmemory-low-watermark (%u) must not be above maxmemory-high-watermark "
+                    "(%u)", mc.evict_low_pct, mc.evict_high_pct);
+        return 1;
+    }
     /* Keyspace notifications: expired/evicted come from the hook; deletes are captured only
      * while DEL asks (notify.h). With notifications off the hook returns after one load. */
     mc.hook = notify_hook;
@@ -169,6 +205,17 @@ int main(int argc, char **argv)
         return 1;
     }
     g_srv.databases = mc.databases;
+    config_apply = apply_setting;
+    if (!mc.maxmemory) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        log_warning("No maxmemory limit is set: the store will grow until this machine's %.1f "
+                    "GiB of memory run out. Set maxmemory (e.g. 'maxmemory 4gb') to bound it.",
+                    pages > 0 && page > 0 ? (double)pages * (double)page / (1 << 30) : 0.0);
+    } else {
+        log_notice("maxmemory %llu bytes, policy %s, eviction from %u%% down to %u%%",
+                   (unsigned long long)mc.maxmemory, mnemo_policy_name(mc.eviction_policy),
+                   mc.evict_high_pct, mc.evict_low_pct);
+    }
 
     log_notice("mnemo-server %s starting, pid=%d, %lld worker threads, %u databases",
                MNEMO_VERSION_STRING, (int)getpid(), CFG(threads), mc.databases);

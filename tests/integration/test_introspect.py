@@ -100,13 +100,12 @@ def test_object_encoding(r, raw):
     assert r.object("encoding", "counter") == "int"
     assert raw.call("OBJECT", "ENCODING", "missing") is None
     assert raw.call("OBJECT", "REFCOUNT", "short") == 1
-    assert raw.call("OBJECT", "FREQ", "short") == Err(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
-        "note that when switching between policies at runtime LRU and LFU data will take some "
-        "time to adjust.")
+    # The default policy (allkeys-s3fifo) counts accesses: FREQ and IDLETIME both answer
+    # (test_eviction.py covers them and the errors under other policies).
+    assert raw.call("OBJECT", "FREQ", "short") in (0, 1, 2, 3)
     assert raw.call("OBJECT", "FREQ", "missing") is None
     assert raw.call("OBJECT", "IDLETIME", "missing") is None
-    assert raw.call("OBJECT", "IDLETIME", "short").startswith("ERR ")
+    assert raw.call("OBJECT", "IDLETIME", "short") >= 0
     assert raw.call("OBJECT", "ENCODING") == Err(
         "ERR wrong number of arguments for 'object|encoding' command")
     assert raw.call("OBJECT", "foo", "k") == Err("ERR unknown subcommand 'foo'. Try OBJECT HELP.")

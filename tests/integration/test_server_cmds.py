@@ -57,7 +57,7 @@ def test_config_get_set(r, raw):
                  "client-output-buffer-limit", "loglevel", "logfile", "save", "appendonly"):
         assert name in allcfg, name
     assert allcfg["databases"] == "16"
-    assert r.config_get("max*") == {"maxclients": "10000"}
+    assert r.config_get("maxc*") == {"maxclients": "10000"}
     assert r.config_set("timeout", "300")
     assert r.config_get("timeout") == {"timeout": "300"}
     assert r.config_set("timeout", "0")

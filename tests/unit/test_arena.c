@@ -9,34 +9,54 @@ static void test_entry_layout(void)
     entry e;
     uint64_t base = 1700000000000ull << 16;
     /* Head byte with the key length, vlen, a version delta of 0..63 in one byte: 1+1+1+16+32. */
-    CHECK_EQ(entry_size(16, 32, base, base, 0), 51);
-    CHECK_EQ(entry_size(16, 32, base + 63, base, 0), 51);
-    CHECK_EQ(entry_size(16, 32, base + 64, base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base, base), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base + 63, base), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base + 64, base), 52);
     /* A second later: 2^16 * 1000 ticks -> zigzag 2^27: 4 bytes. */
-    CHECK_EQ(entry_size(16, 32, base + (1000ull << 16), base, 0), 54);
-    CHECK_EQ(entry_size(16, 32, base, base, 1), 59);
+    CHECK_EQ(entry_size(16, 32, 0, base + (1000ull << 16), base), 54);
+    CHECK_EQ(entry_size(16, 32, ENT_TTL, base, base), 59);
     /* Older than the base (compaction moving an old entry): zigzag keeps it small. */
-    CHECK_EQ(entry_size(16, 32, base - 1, base, 0), 51);
-    /* Keys of 31 bytes and more: the length follows the head as a varint. */
-    CHECK_EQ(entry_size(30, 1, base, base, 0), 1 + 1 + 1 + 30 + 1);
-    CHECK_EQ(entry_size(31, 1, base, base, 0), 1 + 1 + 1 + 1 + 31 + 1);
-    CHECK_EQ(entry_size(200, 70000, base, base, 0), 1 + 2 + 3 + 1 + 200 + 70000);
+    CHECK_EQ(entry_size(16, 32, 0, base - 1, base), 51);
+    /* Keys of 30 bytes and more: the length follows the head as a varint. */
+    CHECK_EQ(entry_size(29, 1, 0, base, base), 1 + 1 + 1 + 29 + 1);
+    CHECK_EQ(entry_size(30, 1, 0, base, base), 1 + 1 + 1 + 1 + 30 + 1);
+    CHECK_EQ(entry_size(31, 1, 0, base, base), 1 + 1 + 1 + 1 + 31 + 1);
+    /* Compressed or typed: an extension byte and the key length as a varint. */
+    CHECK_EQ(entry_size(16, 32, ENT_COMPRESSED, base, base), 1 + 1 + 1 + 1 + 1 + 16 + 32);
+    CHECK_EQ(entry_size(16, 32, ENT_TYPED | ENT_TTL, base, base), 1 + 1 + 1 + 1 + 1 + 8 + 16 + 32);
+    CHECK_EQ(entry_size(200, 70000, 0, base, base), 1 + 2 + 3 + 1 + 200 + 70000);
     static uint8_t big[400], keybuf[300];
-    uint32_t klens[] = {0, 1, 30, 31, 32, 127, 128, 300};
+    uint32_t klens[] = {0, 1, 29, 30, 31, 32, 127, 128, 300};
+    uint8_t flagsets[] = {0, ENT_COMPRESSED, ENT_TYPED, ENT_COMPRESSED | ENT_TYPED};
     for (size_t i = 0; i < sizeof(klens) / sizeof(klens[0]); i++) {
-        entry_init(big, ENT_TYPE_STRING, keybuf, klens[i], 2, base + 5, base, 77, &e);
-        entry d;
-        entry_decode(big, base, &d);
-        CHECK_EQ(d.klen, klens[i]);
-        CHECK_EQ(d.vlen, 2);
-        CHECK_EQ(d.size, entry_size(klens[i], 2, base + 5, base, 1));
-        CHECK_EQ(d.flags, ENT_TTL);
-        CHECK_EQ(entry_expire_at(&d), 77);
+        for (size_t j = 0; j < sizeof(flagsets); j++) {
+            for (unsigned fq = 0; fq <= ENT_FREQ_MAX; fq++) {
+                entry_init(big, flagsets[j], keybuf, klens[i], 2, base + 5, base, 77, &e);
+                CHECK_EQ(entry_freq(big), 0);
+                entry_set_freq(big, fq);
+                entry d;
+                entry_decode(big, base, &d);
+                CHECK_EQ(d.klen, klens[i]);
+                CHECK_EQ(d.vlen, 2);
+                CHECK_EQ(d.size, entry_size(klens[i], 2, ENT_TTL | flagsets[j], base + 5, base));
+                CHECK_EQ(d.flags, ENT_TTL | flagsets[j]);
+                CHECK_EQ(entry_expire_at(&d), 77);
+                CHECK_EQ(entry_freq(big), fq);
+            }
+        }
     }
+    /* Touches saturate at ENT_FREQ_MAX and leave every other bit alone. */
+    entry_init(big, 0, keybuf, 5, 2, base, base, 0, &e);
+    for (int i = 0; i < 10; i++)
+        entry_touch(big);
+    CHECK_EQ(entry_freq(big), ENT_FREQ_MAX);
+    entry_decode(big, base, &e);
+    CHECK_EQ(e.klen, 5);
+    CHECK_EQ(e.flags, 0);
     uint64_t vers[] = {0, 1, base - 5, base, base + 12345678, UINT64_MAX, 0x8000000000000000ull};
     for (size_t i = 0; i < sizeof(vers) / sizeof(vers[0]); i++) {
         entry_init(buf, ENT_TYPE_STRING, "0123456789abcdef", 16, 32, vers[i], base, 0, &e);
-        CHECK_EQ(e.size, entry_size(16, 32, vers[i], base, 0));
+        CHECK_EQ(e.size, entry_size(16, 32, 0, vers[i], base));
         CHECK(e.exp == NULL);
         CHECK_U64_EQ(entry_version(&e), vers[i]);
         CHECK_MEM_EQ(e.key, e.klen, "0123456789abcdef", 16);
@@ -50,7 +70,7 @@ static void test_entry_layout(void)
     memcpy(e.val, "abc", 3);
     entry d;
     entry_decode(buf, base, &d);
-    CHECK_EQ(d.size, entry_size(1, 3, base + 7, base, 1));
+    CHECK_EQ(d.size, entry_size(1, 3, ENT_TTL, base + 7, base));
     CHECK_U64_EQ(d.version, base + 7);
     CHECK_MEM_EQ(d.val, d.vlen, "abc", 3);
     /* varints at their boundaries */
@@ -70,7 +90,8 @@ static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, u
 {
     uint32_t ref;
     uint64_t vb;
-    uint8_t *p = arena_alloc_entry(a, 1, vlen, 0, version, ARENA_NONE, &ref, &vb, size);
+    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, 1, vlen, 0, version, 1, ARENA_NONE, &ref,
+                                   &vb, size);
     ASSERT(p != NULL);
     entry e;
     entry_init(p, ENT_TYPE_STRING, "k", 1, vlen, version, vb, 0, &e);
