@@ -29,6 +29,9 @@
  * Two figures are printed: over the whole run, and over the last (1 - warmup) of the requests
  * (default: the last 50 %), the steady-state figure that the benchmark reports.
  *
+ * It also prints the hit ratio of a cache that never evicts, on the same trace (a request hits
+ * when its key was requested before): the ceiling that only compulsory misses limit.
+ *
  * At the end it reads the server's own figures: INFO memory and stats (used_memory,
  * used_memory_rss, maxmemory, maxmemory_policy, evicted_keys, keyspace_hits/misses) and DBSIZE.
  *
@@ -398,6 +401,8 @@ typedef struct counts {
     uint64_t steady_hits, steady_misses; /* requests at index >= warm-up boundary */
     uint64_t sets, set_errors;
     uint64_t repeat_misses; /* misses of a key that already missed earlier in the same window */
+    /* What a cache that never evicts would hit: requests for a key requested before. */
+    uint64_t ceiling_hits, steady_ceiling_hits;
     double seconds;
 } counts;
 
@@ -423,6 +428,9 @@ static void run(const params *pr, conn *c, counts *ct)
     int val_hdr_len = snprintf(val_hdr, sizeof(val_hdr), "\r\n$%zu\r\n", pr->value_size);
     uint64_t next_report = pr->requests / 10;
     memset(ct, 0, sizeof(*ct));
+    uint64_t *seen = calloc(pr->keys / 64 + 1, sizeof(uint64_t)); /* by rank: 1 bit a key */
+    if (!seen)
+        die("out of memory");
 
     double t0 = now_s();
     for (uint64_t done = 0; done < pr->requests;) {
@@ -430,7 +438,14 @@ static void run(const params *pr, conn *c, counts *ct)
         if (pr->requests - done < w)
             w = (unsigned)(pr->requests - done);
         for (unsigned i = 0; i < w; i++) {
-            ids[i] = fmix32((zipf_next(&z, &rng) - 1) ^ scramble);
+            uint32_t rank0 = zipf_next(&z, &rng) - 1;
+            uint64_t bit = 1ULL << (rank0 % 64);
+            if (seen[rank0 / 64] & bit) {
+                ct->ceiling_hits++;
+                ct->steady_ceiling_hits += (uint64_t)(done + i >= steady_from);
+            }
+            seen[rank0 / 64] |= bit;
+            ids[i] = fmix32(rank0 ^ scramble);
             format_key(key, ids[i]);
             wr(c, get_hdr, (size_t)get_hdr_len);
             wr(c, key, KEY_LEN);
@@ -506,6 +521,7 @@ static void run(const params *pr, conn *c, counts *ct)
         }
     }
     ct->seconds = now_s() - t0;
+    free(seen);
 }
 
 static double ratio(uint64_t a, uint64_t b)
@@ -533,20 +549,23 @@ static void report(const params *pr, conn *c, const counts *ct)
     uint64_t steady_n = ct->steady_hits + ct->steady_misses;
     double hr = ratio(ct->hits, pr->requests), shr = ratio(ct->steady_hits, steady_n);
     double rps = ct->seconds > 0 ? (double)pr->requests / ct->seconds : 0.0;
+    double chr = ratio(ct->ceiling_hits, pr->requests);
+    double schr = ratio(ct->steady_ceiling_hits, steady_n);
     if (pr->csv) {
         printf("requests,keys,theta,seed,value_size,window,warmup,hits,misses,hit_ratio,"
                "steady_requests,steady_hits,steady_hit_ratio,sets,set_errors,repeat_misses,"
                "seconds,requests_per_s,used_memory,used_memory_rss,maxmemory,maxmemory_policy,"
-               "evicted_keys,dbsize,keyspace_hits,keyspace_misses\n");
+               "evicted_keys,dbsize,keyspace_hits,keyspace_misses,ceiling_hit_ratio,"
+               "steady_ceiling_hit_ratio\n");
         printf("%llu,%u,%g,%llu,%zu,%u,%g,%llu,%llu,%.6f,%llu,%llu,%.6f,%llu,%llu,%llu,%.3f,%.0f,"
-               "%s,%s,%s,%s,%s,%s,%s,%s\n",
+               "%s,%s,%s,%s,%s,%s,%s,%s,%.6f,%.6f\n",
                (unsigned long long)pr->requests, pr->keys, pr->theta,
                (unsigned long long)pr->seed, pr->value_size, pr->window, pr->warmup,
                (unsigned long long)ct->hits, (unsigned long long)ct->misses, hr,
                (unsigned long long)steady_n, (unsigned long long)ct->steady_hits, shr,
                (unsigned long long)ct->sets, (unsigned long long)ct->set_errors,
                (unsigned long long)ct->repeat_misses, ct->seconds, rps, used, rss, maxmem, policy,
-               evicted, dbsize ? dbsize : "?", khits, kmisses);
+               evicted, dbsize ? dbsize : "?", khits, kmisses, chr, schr);
     } else {
         printf("hitratio: %s:%s, %llu requests over %u keys, Zipf %g, seed %llu, "
                "%zu-byte values,\n"
@@ -561,6 +580,8 @@ static void report(const params *pr, conn *c, const counts *ct)
         snprintf(label, sizeof(label), "steady (last %.0f%%)", 100.0 * (1.0 - pr->warmup));
         printf("  %-28s %12llu %12llu %12llu %10.4f\n", label, (unsigned long long)steady_n,
                (unsigned long long)ct->steady_hits, (unsigned long long)ct->steady_misses, shr);
+        printf("  %-28s %12s %12s %12s %10.4f (whole run %.4f)\n", "a cache that never evicts",
+               "", "", "", schr, chr);
         printf("  SETs %llu (errors %llu), repeat misses within a window %llu\n",
                (unsigned long long)ct->sets, (unsigned long long)ct->set_errors,
                (unsigned long long)ct->repeat_misses);

@@ -66,6 +66,9 @@ def test_hitratio_windows_only_add_counted_repeat_misses(run):
     assert seq["misses"] == seq["sets"] == seq["dbsize"]
     assert win["misses"] - win["repeat_misses"] == seq["misses"]
     assert win["dbsize"] == seq["dbsize"]
+    # and the driver's own "cache that never evicts" is exactly what the server did
+    assert seq["hit_ratio"] == seq["ceiling_hit_ratio"]
+    assert round(win["ceiling_hit_ratio"] * 3000) == win["hits"] + win["repeat_misses"]
     assert 0.2 < seq["hit_ratio"] < 0.9, seq
 
 
