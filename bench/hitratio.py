@@ -27,12 +27,16 @@ itself, in a build that has none) is reported and skipped.
         [--redis-policies allkeys-lru,allkeys-lfu]
         [--mnemo-policies allkeys-lru,allkeys-lfu,allkeys-s3fifo,allkeys-random]
         [--requests 10000000] [--keys 4000000] [--theta 0.99] [--window 64] [--seed 1]
-        [--mnemo build/mnemo-server | none] [--redis /usr/bin/redis-server] [--driver build/hitratio]
+        [--mnemo build/mnemo-server | none] [--redis /usr/bin/redis-server]
+        [--driver build/hitratio] [--mnemo-args 'SETTINGS'] [--redis-args 'SETTINGS']
         [--csv-out FILE] [--md-out FILE] [--plot FILE.png | --no-plot]
     /usr/bin/python3 bench/hitratio.py --from-csv FILE [--plot ...] [--md-out ...]   (no runs)
 
-Each run takes 15-40 s at 10 M requests on the 2-vCPU reference machine; the default sweep
-(4 sizes x 6 configurations) about 12 minutes. --requests shortens it for a try, but the
+--mnemo-args / --redis-args add settings to every start of that server (e.g. mnemo's
+watermarks); such runs are starred in the tables and the settings are printed below them.
+
+Each run takes 25-60 s at 10 M requests on the 2-vCPU reference machine (shared), the default
+sweep (4 sizes x 6 configurations) 13-18 minutes. --requests shortens it for a try, but the
 recorded figures use the defaults, which are the issue's parameters.
 """
 
@@ -41,6 +45,7 @@ import csv
 import ctypes
 import datetime
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -55,7 +60,8 @@ DRIVER_TIMEOUT = 1800      # seconds for one run of the driver; 10 M requests ta
 CSV_FIELDS = ["memory_mb", "server", "policy", "steady_hit_ratio", "hit_ratio", "dbsize",
               "used_memory", "rss_bytes", "hwm_bytes", "evicted_keys", "requests", "keys",
               "theta", "seed", "window", "warmup", "requests_per_s", "seconds", "set_errors",
-              "repeat_misses", "version"]
+              "repeat_misses", "version", "extra_args", "steady_ceiling_hit_ratio",
+              "ceiling_hit_ratio"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,9 +152,9 @@ def server_argv(args, server, port, memory_mb, policy):
     if server == "redis":
         return [args.redis, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly",
                 "no", "--daemonize", "no", "--maxmemory", "%dmb" % memory_mb,
-                "--maxmemory-policy", policy]
+                "--maxmemory-policy", policy] + shlex.split(args.redis_args)
     return [args.mnemo, "--port", str(port), "--bind", HOST, "--maxmemory", "%dmb" % memory_mb,
-            "--maxmemory-policy", policy]
+            "--maxmemory-policy", policy] + shlex.split(args.mnemo_args)
 
 
 def version_of(args, server):
@@ -202,6 +208,9 @@ def run_one(args, server, memory_mb, policy, workdir):
         "requests_per_s": float(d["requests_per_s"]), "seconds": float(d["seconds"]),
         "set_errors": int(d["set_errors"]), "repeat_misses": int(d["repeat_misses"]),
         "version": args.versions[server],
+        "extra_args": args.redis_args if server == "redis" else args.mnemo_args,
+        "steady_ceiling_hit_ratio": float(d["steady_ceiling_hit_ratio"]),
+        "ceiling_hit_ratio": float(d["ceiling_hit_ratio"]),
     }
 
 
@@ -225,13 +234,23 @@ def mib(x):
     return "%.1f" % (x / 1048576.0)
 
 
+def config_label(r):
+    """The policy, starred if the server had extra settings (see extra_notes)."""
+    return r["policy"] + ("*" if r.get("extra_args") else "")
+
+
+def extra_notes(rows):
+    notes = sorted({(r["server"], r["extra_args"]) for r in rows if r.get("extra_args")})
+    return ["* %s-server started with %s" % n for n in notes]
+
+
 def format_table(rows):
     head = ("memory", "server", "policy", "hit ratio", "(whole run)", "keys held", "used_memory",
             "RSS MiB", "evicted", "req/s")
     lines = ["%-6s  %-6s  %-15s %9s %12s %10s %12s %8s %10s %8s" % head]
     for r in rows:
         lines.append("%-6s  %-6s  %-15s %9.4f %12.4f %10d %12s %8s %10d %8.0f" % (
-            "%d MB" % r["memory_mb"], r["server"], r["policy"], r["steady_hit_ratio"],
+            "%d MB" % r["memory_mb"], r["server"], config_label(r), r["steady_hit_ratio"],
             r["hit_ratio"], r["dbsize"], mib(r["used_memory"]) + " MiB", mib(r["rss_bytes"]),
             r["evicted_keys"], r["requests_per_s"]))
     return "\n".join(lines)
@@ -256,12 +275,16 @@ def format_summary(rows):
         b = best[m]
         rd, mn = b.get("redis"), b.get("mnemo")
         def cell(r):
-            return "%.4f (%s)" % (r["steady_hit_ratio"], r["policy"]) if r else "-"
+            return "%.4f (%s)" % (r["steady_hit_ratio"], config_label(r)) if r else "-"
         diff = "%+.2f points" % (100 * (mn["steady_hit_ratio"] - rd["steady_hit_ratio"])) \
             if rd and mn else "-"
         keys = "%.2f" % (mn["dbsize"] / rd["dbsize"]) if rd and mn and rd["dbsize"] else "-"
         lines.append("%-6s  %-30s %-30s %16s %12s" % ("%d MB" % m, cell(rd), cell(mn), diff, keys))
     return "\n".join(lines)
+
+
+def md_label(r):
+    return config_label(r).replace("*", "\\*")
 
 
 def format_markdown(rows):
@@ -270,7 +293,7 @@ def format_markdown(rows):
            "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append("| %d MB | %s | %s | %.4f | %.4f | %d | %s | %s | %d |" % (
-            r["memory_mb"], r["server"], r["policy"], r["steady_hit_ratio"], r["hit_ratio"],
+            r["memory_mb"], r["server"], md_label(r), r["steady_hit_ratio"], r["hit_ratio"],
             r["dbsize"], mib(r["used_memory"]), mib(r["rss_bytes"]), r["evicted_keys"]))
     out += ["", "| memory | redis, best policy | mnemo, best policy | mnemo − redis | "
             "keys held, mnemo / redis |", "|---:|---|---|---:|---:|"]
@@ -278,11 +301,12 @@ def format_markdown(rows):
     for m in sorted(best):
         rd, mn = best[m].get("redis"), best[m].get("mnemo")
         def cell(r):
-            return "%.4f (%s)" % (r["steady_hit_ratio"], r["policy"]) if r else "—"
+            return "%.4f (%s)" % (r["steady_hit_ratio"], md_label(r)) if r else "—"
         diff = "%+.2f points" % (100 * (mn["steady_hit_ratio"] - rd["steady_hit_ratio"])) \
             if rd and mn else "—"
         keys = "%.2f" % (mn["dbsize"] / rd["dbsize"]) if rd and mn and rd["dbsize"] else "—"
         out.append("| %d MB | %s | %s | %s | %s |" % (m, cell(rd), cell(mn), diff, keys))
+    out += [""] + ["\\" + n for n in extra_notes(rows)]
     return "\n".join(out) + "\n"
 
 
@@ -340,8 +364,8 @@ def read_csv(path):
                       "repeat_misses"):
                 r[k] = int(r[k])
             for k in ("steady_hit_ratio", "hit_ratio", "theta", "warmup", "requests_per_s",
-                      "seconds"):
-                r[k] = float(r[k])
+                      "seconds", "steady_ceiling_hit_ratio", "ceiling_hit_ratio"):
+                r[k] = float(r[k]) if r.get(k) else None   # absent in older CSVs
             rows.append(r)
     return rows
 
@@ -352,6 +376,12 @@ def report(rows, args):
     print(format_table(rows))
     print()
     print(format_summary(rows))
+    for n in extra_notes(rows):
+        print(n)
+    ceilings = {r["steady_ceiling_hit_ratio"] for r in rows} - {None}
+    if ceilings:
+        print("a cache that never evicts would hit %s of the same requests (only first requests "
+              "of a key miss)" % " / ".join("%.4f" % c for c in sorted(ceilings)))
     bad = [r for r in rows if r["set_errors"]]
     for r in bad:
         print("note: %s %s at %d MB refused %d SETs" % (r["server"], r["policy"],
@@ -394,6 +424,11 @@ def parse_args():
                    help="mnemo-server binary, or 'none' for Redis only")
     p.add_argument("--redis", default="/usr/bin/redis-server")
     p.add_argument("--driver", default=os.path.join(ROOT, "build", "hitratio"))
+    p.add_argument("--mnemo-args", default="",
+                   help="more mnemo-server settings, e.g. '--maxmemory-high-watermark 98 "
+                        "--maxmemory-low-watermark 95' (recorded with each run)")
+    p.add_argument("--redis-args", default="",
+                   help="more redis-server settings, e.g. '--maxmemory-samples 10'")
     p.add_argument("--csv-out", help="CSV of every run (default bench/results/hitratio-<time>.csv)")
     p.add_argument("--md-out", help="markdown tables of the results")
     p.add_argument("--plot", help="PNG to draw (default docs/plots/hit_ratio.png when more "
@@ -464,7 +499,7 @@ def main():
                     write_csv(rows, args.csv_out)
                     print("  %-6s %-6s %-15s hit ratio %.4f (whole run %.4f)  keys %8d  "
                           "used_memory %6s MiB  RSS %6s MiB  %5.1f s" % (
-                              "%d MB" % m, server, policy, r["steady_hit_ratio"],
+                              "%d MB" % m, server, config_label(r), r["steady_hit_ratio"],
                               r["hit_ratio"], r["dbsize"], mib(r["used_memory"]),
                               mib(r["rss_bytes"]), r["seconds"]), flush=True)
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import argparse
 import csv
 import sys
 
+ORDER = ["allkeys-s3fifo", "allkeys-lfu", "allkeys-lru", "allkeys-random"]
 COLORS = {"mnemo": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"],
           "redis": ["#a50f15", "#de2d26", "#fb6a4a", "#fcae91"]}
 MARKERS = ["o", "s", "^", "D"]
@@ -36,7 +37,8 @@ def plot(rows, out, title):
 
     series = {}
     for r in rows:
-        series.setdefault((r["server"], r["policy"]), []).append(r)
+        config = r["policy"] + (" " + r["extra_args"] if r.get("extra_args") else "")
+        series.setdefault((r["server"], config), []).append(r)
     best = {}
     for r in rows:
         k = (r["memory_mb"], r["server"])
@@ -46,7 +48,11 @@ def plot(rows, out, title):
 
     fig, (ax, axk) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     index = {"mnemo": 0, "redis": 0}
-    for (server, policy), pts in sorted(series.items(), key=lambda kv: (kv[0][0] != "mnemo", kv[0])):
+    def order(kv):
+        (server, config) = kv[0]
+        policy = config.split()[0]
+        return (server != "mnemo", ORDER.index(policy) if policy in ORDER else len(ORDER), config)
+    for (server, policy), pts in sorted(series.items(), key=order):
         pts.sort(key=lambda r: r["memory_mb"])
         i = index.get(server, 0)
         index[server] = i + 1
@@ -63,6 +69,11 @@ def plot(rows, out, title):
                             (r["memory_mb"], 100 * r["steady_hit_ratio"]),
                             textcoords="offset points", xytext=(0, 7 if server == "mnemo" else -13),
                             ha="center", fontsize=7.5, color=color)
+    ceilings = sorted({float(r["steady_ceiling_hit_ratio"]) for r in rows
+                       if r.get("steady_ceiling_hit_ratio")})
+    if len(ceilings) == 1:
+        ax.axhline(100 * ceilings[0], color="#777777", linestyle=":", linewidth=1.2,
+                   label="a cache that never evicts (%.1f)" % (100 * ceilings[0]))
     for a, ylabel in ((ax, "hit ratio, % (last 50 % of the requests)"),
                       (axk, "keys held at the end, millions")):
         a.set_xscale("log", base=2)
@@ -72,10 +83,10 @@ def plot(rows, out, title):
         a.set_ylabel(ylabel, fontsize=9)
         a.grid(alpha=0.3)
         a.set_axisbelow(True)
-    ax.set_title("hit ratio at equal memory", fontsize=10)
+    ax.set_title("hit ratio at equal maxmemory", fontsize=10)
     axk.set_title("keys held", fontsize=10)
     ax.margins(y=0.1)
-    ax.legend(fontsize=7.5, loc="lower right")
+    ax.legend(fontsize=7.5, loc="best")
     if title:
         fig.suptitle(title, fontsize=9.5)
     fig.tight_layout(rect=(0, 0, 1, 0.93 if title else 1))

@@ -7,7 +7,7 @@
 #   BUILD_DIR (default build/)        where engine_bench and mnemo-server were built
 #   MNEMO_BENCH_THREADS_SERVER (default 1,2)  mnemo-server worker threads to run
 #   MNEMO_BENCH_SKIP_SERVER=1         leave the server benchmark out
-#   MNEMO_BENCH_SKIP_HITRATIO=1       leave the hit-ratio sweep out (about 12 minutes)
+#   MNEMO_BENCH_SKIP_HITRATIO=1       leave the hit-ratio sweep out (13-18 minutes)
 #   MNEMO_BENCH_HITRATIO_ARGS         more arguments for bench/hitratio.py (e.g. --only-64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
