@@ -33,6 +33,11 @@ echo "== engine ($BUILD_DIR/engine_bench)"
 "$BUILD_DIR/engine_bench"
 echo
 
+echo "== eviction policies in the library: hit ratio at 64 MB (bench/policy_sim.c)"
+"$BUILD_DIR/policy_sim" --mb 64 --requests "${MNEMO_BENCH_SIM_REQUESTS:-10000000}"
+"$BUILD_DIR/policy_sim" --mb 64 --requests "${MNEMO_BENCH_SIM_REQUESTS:-10000000}" --scan 0.3
+echo
+
 echo "== memory per key, side by side (bench/mem_compare.sh)"
 bash bench/mem_compare.sh
 echo

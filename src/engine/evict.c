@@ -251,8 +251,9 @@ static int evict_to(mnemo_store *st, uint64_t target, unsigned max_slices, int *
     for (unsigned n = 0; !max_slices || n < max_slices; n++) {
         if (atomic_load_explicit(&st->mem_used, memory_order_relaxed) <= target)
             return 1;
-        if (atomic_load_explicit(&st->closed, memory_order_relaxed))
-            return 0;
+        if (atomic_load_explicit(&st->closed, memory_order_relaxed) ||
+            !atomic_load_explicit(&st->maxmemory, memory_order_relaxed))
+            return 0; /* closing, or the ceiling was lifted meanwhile */
         int policy = atomic_load_explicit(&st->policy, memory_order_relaxed);
         unsigned removed = slice(st, pick_shard(st) % nshards, policy);
         if (removed) {

@@ -204,3 +204,18 @@ def test_lowering_the_ceiling_evicts_without_stalling(make_server):
     assert c.info("stats")["evicted_keys"] > 0
     c.set("still", "writable")
     assert c.get("still") == b"writable"
+
+
+def test_used_memory_tracks_rss(make_server):
+    """INFO used_memory follows the process's real memory: the growth of both over a load
+    agrees within 10% (the issue's bound; the fixed part of the process is left out)."""
+    s = make_server()
+    c = s.client()
+    m0 = c.info("memory")
+    flood(c, 500000)
+    m1 = c.info("memory")
+    grown_used = m1["used_memory"] - m0["used_memory"]
+    grown_rss = m1["used_memory_rss"] - m0["used_memory_rss"]
+    ratio = grown_used / grown_rss
+    print("used_memory grew %d, RSS %d: ratio %.3f" % (grown_used, grown_rss, ratio))
+    assert 0.9 <= ratio <= 1.1
