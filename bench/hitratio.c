@@ -21,9 +21,9 @@
  * once) and reads the +OK replies. Within a window the GETs therefore all come before the SETs
  * of the window's misses; a key that misses and comes back in the same window misses twice
  * where a strictly sequential client would have hit the second time. Those "repeat misses" are
- * counted and printed: they occur in the warm-up, while hot keys are still absent, and are
- * negligible afterwards (a key that misses at steady state is rare enough not to come back
- * within 64 requests). -w 1 is strictly sequential.
+ * counted and printed: mostly in the warm-up, while hot keys are still absent; a key that
+ * misses at steady state is rarely requested again within 64 requests (37 to 465 repeat misses
+ * in 10 M requests in docs/BENCHMARKS.md's runs). -w 1 is strictly sequential.
  *
  * Warm-up. The cache starts empty, so the hit ratio of the whole run depends on its length.
  * Two figures are printed: over the whole run, and over the last (1 - warmup) of the requests
