@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/compress.h"
 #include "engine/store_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -42,6 +43,7 @@ void shard_clear(shard *sh)
     expheap_free(&sh->heap);
     sh->ttl_keys = 0;
     sh->ttl_sum = 0;
+    sh->comp_values = sh->comp_stored = sh->comp_orig = 0;
 }
 
 uint64_t shard_mem(const shard *sh)
@@ -77,6 +79,18 @@ static inline void ttl_track(shard *sh, int64_t old_at, int64_t new_at)
         sh->ttl_keys++;
         sh->ttl_sum += (uint64_t)new_at;
     }
+}
+
+/* Counts a compressed entry in (sign 1) or out of (sign -1) the shard's compression figures. */
+static void comp_track(shard *sh, const entry *e, int sign)
+{
+    size_t orig = 0;
+    if (!(e->flags & ENT_COMPRESSED))
+        return;
+    (void)compress_orig_len(e->val, e->vlen, &orig); /* a malformed header counts 0 */
+    sh->comp_values += (uint64_t)(int64_t)sign;
+    sh->comp_stored += (uint64_t)((int64_t)sign * e->vlen);
+    sh->comp_orig += (uint64_t)((int64_t)sign * (int64_t)orig);
 }
 
 /* ---- resizing ------------------------------------------------------------------------------ */
@@ -224,6 +238,10 @@ static void vsrc_copy(uint8_t *dst, const vsrc *v)
 int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t h,
                 const vsrc *v, int64_t expire_at, uint64_t *version)
 {
+    vsrc cv;
+    if (v->enc == VSRC_AUTO && vsrc_len(v) >= store_compress_min(o->st) && compress_vsrc(v, &cv))
+        v = &cv;
+    uint8_t vflags = v->enc == VSRC_LZ4 ? ENT_COMPRESSED : 0;
     size_t vlen = vsrc_len(v);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
     uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
@@ -238,25 +256,33 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     }
     if (in_place) {
         /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
-        entry_init(l->e.base, l->e.flags, key, (uint32_t)klen, (uint32_t)vlen, ver,
-                   vb, expire_at, &e);
+        comp_track(sh, &l->e, -1);
+        entry_init(l->e.base, (uint8_t)((l->e.flags & ~ENT_COMPRESSED) | vflags), key,
+                   (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at, &e);
         vsrc_copy(e.val, v);
     } else {
         uint32_t ref, size;
         uint8_t *p = arena_alloc_entry(&sh->ar, (uint32_t)klen, (uint32_t)vlen, expire_at > 0,
                                        ver, ARENA_NONE, &ref, &vb, &size);
-        if (!p)
+        if (!p) {
+            if (v == &cv)
+                compress_scratch_trim();
             return MNEMO_ENOMEM;
-        entry_init(p, ENT_TYPE_STRING, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at,
-                   &e);
+        }
+        entry_init(p, ENT_TYPE_STRING | vflags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb,
+                   expire_at, &e);
         vsrc_copy(e.val, v);
         if (l->t) {
+            comp_track(sh, &l->e, -1);
             table_refs(l->t)[l->slot] = ref;
             arena_release(&sh->ar, l->ref, l->e.size);
         } else {
             table_put(&sh->tab, l->insert, h, ref);
         }
     }
+    comp_track(sh, &e, 1);
+    if (v == &cv)
+        compress_scratch_trim();
     ttl_track(sh, old_at, expire_at);
     /* A failed push only delays active expiry of this key to the next heap rebuild. */
     if (expire_at > 0 && expire_at != old_at)
@@ -273,6 +299,7 @@ void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
 {
     store_event(o->st, ev, o->db, l->e.key, l->e.klen, entry_version(&l->e));
     ttl_track(sh, entry_expire_at(&l->e), 0);
+    comp_track(sh, &l->e, -1);
     table_remove(l->t, l->slot);
     arena_release(&sh->ar, l->ref, l->e.size);
     if (ev == MNEMO_EVENT_EXPIRE)
