@@ -179,10 +179,15 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   "used_memory:%llu\r\nused_memory_human:%s\r\nused_memory_rss:%llu\r\n"
                   "used_memory_rss_human:%s\r\nused_memory_dataset:%llu\r\n"
                   "maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
-                  "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
+                  "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n"
+                  "compressed_values:%llu\r\ncompressed_bytes:%llu\r\n"
+                  "compressed_original_bytes:%llu\r\ncompression_ratio:%.2f\r\n",
                   (unsigned long long)st.memory_used, h1, (unsigned long long)rss, h2,
                   (unsigned long long)st.data_bytes,
-                  st.memory_used ? (double)rss / (double)st.memory_used : 0.0);
+                  st.memory_used ? (double)rss / (double)st.memory_used : 0.0,
+                  (unsigned long long)st.compressed_values,
+                  (unsigned long long)st.compressed_bytes,
+                  (unsigned long long)st.compressed_original_bytes, st.compression_ratio);
     }
     if (want_section(argc, argv, "stats", 1)) {
         uint64_t cmds, in, out;
@@ -311,6 +316,8 @@ static void cmd_config_set(conn *c, int argc, resp_arg *argv)
             }
         }
     }
+    /* The settings the store holds a copy of (cheap: one atomic store). */
+    mnemo_store_set_compression(ST, CFG(compression) != 0, (size_t)CFG(compression_threshold));
     reply_ok(c);
 }
 

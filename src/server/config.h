@@ -42,6 +42,8 @@ typedef struct srv_config {
     _Atomic long long client_query_buffer_limit;
     _Atomic long long loglevel;
     _Atomic long long hz;
+    _Atomic long long compression;           /* 1: LZ4 for values of compression_threshold+ */
+    _Atomic long long compression_threshold; /* bytes */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;

@@ -159,6 +159,8 @@ int main(int argc, char **argv)
     mc.databases = (unsigned)CFG(databases);
     mc.shards = (unsigned)CFG(shards);
     mc.hz = (unsigned)CFG(hz);
+    mc.compression = CFG(compression) != 0;
+    mc.compress_min = (size_t)CFG(compression_threshold);
     /* Keyspace notifications: expired/evicted come from the hook; deletes are captured only
      * while DEL asks (notify.h). With notifications off the hook returns after one load. */
     mc.hook = notify_hook;
