@@ -82,15 +82,19 @@ static inline void ttl_track(shard *sh, int64_t old_at, int64_t new_at)
 }
 
 /* Counts a compressed entry in (sign 1) or out of (sign -1) the shard's compression figures. */
-static void comp_track(shard *sh, const entry *e, int sign)
+static __attribute__((noinline)) void comp_count(shard *sh, const entry *e, int sign)
 {
     size_t orig = 0;
-    if (!(e->flags & ENT_COMPRESSED))
-        return;
     (void)compress_orig_len(e->val, e->vlen, &orig); /* a malformed header counts 0 */
     sh->comp_values += (uint64_t)(int64_t)sign;
     sh->comp_stored += (uint64_t)((int64_t)sign * e->vlen);
     sh->comp_orig += (uint64_t)((int64_t)sign * (int64_t)orig);
+}
+
+static inline void comp_track(shard *sh, const entry *e, int sign)
+{
+    if (__builtin_expect(e->flags & ENT_COMPRESSED, 0))
+        comp_count(sh, e, sign);
 }
 
 /* ---- resizing ------------------------------------------------------------------------------ */
@@ -239,9 +243,13 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
                 const vsrc *v, int64_t expire_at, uint64_t *version)
 {
     vsrc cv;
-    if (v->enc == VSRC_AUTO && vsrc_len(v) >= store_compress_min(o->st) && compress_vsrc(v, &cv))
-        v = &cv;
-    uint8_t vflags = v->enc == VSRC_LZ4 ? ENT_COMPRESSED : 0;
+    uint8_t vflags = 0;
+    if (v->enc != VSRC_PLAIN) { /* one branch for values decided plain (mnemo_set's small ones) */
+        if (v->enc == VSRC_AUTO && vsrc_len(v) >= store_compress_min(o->st) &&
+            compress_vsrc(v, &cv))
+            v = &cv;
+        vflags = v->enc == VSRC_LZ4 ? ENT_COMPRESSED : 0;
+    }
     size_t vlen = vsrc_len(v);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
     uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
@@ -280,9 +288,11 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
             table_put(&sh->tab, l->insert, h, ref);
         }
     }
-    comp_track(sh, &e, 1);
-    if (v == &cv)
-        compress_scratch_trim();
+    if (vflags) {
+        comp_count(sh, &e, 1);
+        if (v == &cv)
+            compress_scratch_trim();
+    }
     ttl_track(sh, old_at, expire_at);
     /* A failed push only delays active expiry of this key to the next heap rebuild. */
     if (expire_at > 0 && expire_at != old_at)
