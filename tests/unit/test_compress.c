@@ -647,7 +647,7 @@ static entry find_entry(mnemo_store *st, unsigned db, const char *key)
 {
     uint64_t h = hash_bytes(key, strlen(key));
     shard *sh = store_shard(st, db, h);
-    op o = {st, db, 0};
+    op o = {.st = st, .db = db};
     loc l;
     ASSERT(shard_find(sh, &o, key, strlen(key), h, &l));
     return l.e;
