@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# run.sh — what `make bench` runs: the machine, then the engine benchmark, the memory
-# comparison with redis-server and memcached, and mnemo-server against redis-server under
-# redis-benchmark. Figures go to stdout; see docs/BENCHMARKS.md.
+# run.sh — what `make bench` runs: the machine, then the engine benchmark, the compression
+# benchmark, the memory comparison with redis-server and memcached, and mnemo-server against
+# redis-server under redis-benchmark. Figures go to stdout; see docs/BENCHMARKS.md.
 #   MNEMO_BENCH_N (default 1000000)  keys;  MNEMO_BENCH_R (default 3)  repeats per row
+#   MNEMO_BENCH_COMPRESS_N (default 100000)  documents for compress_bench (~215 MB of values)
 #   BUILD_DIR (default build/)        where engine_bench and mnemo-server were built
 #   MNEMO_BENCH_THREADS_SERVER (default 1,2)  mnemo-server worker threads to run
 #   MNEMO_BENCH_SKIP_SERVER=1         leave the server benchmark out
@@ -33,6 +34,8 @@ echo
 echo "== eviction policies in the library: hit ratio at 64 MB (bench/policy_sim.c)"
 "$BUILD_DIR/policy_sim" --mb 64 --requests "${MNEMO_BENCH_SIM_REQUESTS:-10000000}"
 "$BUILD_DIR/policy_sim" --mb 64 --requests "${MNEMO_BENCH_SIM_REQUESTS:-10000000}" --scan 0.3
+echo "== compression: JSON-like and random values, 200 B - 4 KiB ($BUILD_DIR/compress_bench)"
+"$BUILD_DIR/compress_bench" -n "${MNEMO_BENCH_COMPRESS_N:-100000}"
 echo
 
 echo "== memory per key, side by side (bench/mem_compare.sh)"

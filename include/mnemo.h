@@ -22,6 +22,10 @@
  *   - `db` out of range: MNEMO_EDB. Key longer than max_key_size: MNEMO_ETOOBIG. A call on a
  *     closed store: MNEMO_ECLOSED. A failed allocation: MNEMO_ENOMEM, with the store unchanged.
  *     These are not repeated in each comment.
+ *   - Values may be stored compressed (mnemo_config.compression); that is invisible to callers,
+ *     except that a call that reads such a value returns MNEMO_ECORRUPT if its stored bytes
+ *     were damaged (only a memory error can do that): nothing is returned from them and the
+ *     store is left as it was. Not repeated in each comment either.
  *   - Pointers passed in are only read during the call; the library keeps no reference to them.
  *   - Memory the library returns (mnemo_value.data, key lists) is malloc()ed and owned by the
  *     caller, who frees it with mnemo_value_release() / free(); it never aliases store memory.
@@ -59,7 +63,8 @@ extern "C" {
     X(EWRONGTYPE, -14, "operation against a key holding the wrong kind of value")             \
     X(ENOSPACE, -15, "memory limit reached")                                                  \
     X(ETXN, -16, "key not declared in the running transaction")                               \
-    X(ENOTFINITE, -17, "increment would produce NaN or Infinity")
+    X(ENOTFINITE, -17, "increment would produce NaN or Infinity")                             \
+    X(ECORRUPT, -18, "stored value is corrupt (it cannot be decompressed)")
 
 typedef enum mnemo_status {
 #define MNEMO_X_(name, code, text) MNEMO_##name = (code),
@@ -146,6 +151,12 @@ typedef struct mnemo_config {
     int eviction_policy;     /* mnemo_policy; default MNEMO_POLICY_ALLKEYS_S3FIFO */
     unsigned evict_high_pct; /* eviction starts above this % of maxmemory; default 90 */
     unsigned evict_low_pct;  /* ... and goes down to this %; default 80; 1 <= low <= high <= 100 */
+    int compression;         /* 1 (default): values of at least compress_min bytes are stored
+                                LZ4-compressed when that makes them at least 1/8 smaller;
+                                transparent to every call (values always come back as they
+                                were written). 0: values are stored as they are. Can be
+                                changed later with mnemo_store_set_compression() */
+    size_t compress_min;     /* smallest value length that is compressed; default 64; >= 1 */
 } mnemo_config;
 
 /* Fills `cfg` with the defaults documented above. Thread-safe. */
@@ -175,6 +186,15 @@ int mnemo_store_close(mnemo_store *store);
 
 /* Closes the store if open and frees the handle. No other thread may use it during or after. */
 void mnemo_store_free(mnemo_store *store);
+
+/*
+ * Turns value compression on (with values of at least `min_len` bytes compressed) or off, at
+ * run time (mnemo_config.compression and compress_min set it at open). It applies to writes
+ * that start after the call; values already stored stay as they are (compressed or not) until
+ * they are rewritten, and read back the same either way.
+ * Errors: MNEMO_EINVAL (store NULL, min_len 0), MNEMO_ECLOSED. Thread-safe (an atomic store).
+ */
+int mnemo_store_set_compression(mnemo_store *store, int on, size_t min_len);
 
 /*
  * Runs one slice of background work (active expiry) now: at most `budget` keys are examined in
@@ -216,9 +236,10 @@ typedef struct mnemo_value {
 void mnemo_value_release(mnemo_value *v);
 
 /*
- * A view of an entry, handed to read callbacks. `value` points into the store and is valid only
- * during the callback, which runs while the key's shard lock is held: it must be quick and must
- * not call into the same store.
+ * A view of an entry, handed to read callbacks. `value` points into the store (or, for a value
+ * the store keeps compressed, into a buffer of the calling thread holding its decompressed
+ * copy) and is valid only during the callback, which runs while the key's shard lock is held:
+ * it must be quick and must not call into the same store.
  */
 typedef struct mnemo_item {
     const void *key;
@@ -227,6 +248,8 @@ typedef struct mnemo_item {
     size_t value_len;
     uint64_t version;
     int64_t expire_at_ms; /* 0 = no expiry */
+    size_t stored_len;    /* bytes the value takes in the store: value_len, or fewer when the
+                             store keeps it compressed */
 } mnemo_item;
 
 typedef void (*mnemo_read_fn)(void *ctx, const mnemo_item *item);
@@ -274,8 +297,10 @@ int mnemo_set(mnemo_store *store, unsigned db, const void *key, size_t key_len, 
  * Errors: MNEMO_ENOTFOUND. */
 int mnemo_get(mnemo_store *store, unsigned db, const void *key, size_t key_len, mnemo_value *out);
 
-/* Zero-copy read: calls fn(ctx, item) once, under the shard lock, if the key exists.
- * Errors: MNEMO_ENOTFOUND (fn not called). */
+/* Zero-copy read: calls fn(ctx, item) once, under the shard lock, if the key exists. A value
+ * stored compressed is decompressed first (into a per-thread buffer the library reuses).
+ * Errors: MNEMO_ENOTFOUND (fn not called); MNEMO_ENOMEM, MNEMO_ECORRUPT (a compressed value
+ * could not be decompressed: fn not called). */
 int mnemo_get_with(mnemo_store *store, unsigned db, const void *key, size_t key_len,
                    mnemo_read_fn fn, void *ctx);
 
@@ -408,7 +433,10 @@ int mnemo_mget(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
                mnemo_value *out);
 
 /* Zero-copy batch read: for each i in order, fn(ctx, i, item) with item NULL if key i is
- * missing; all of it under the locks of every shard involved (one consistent snapshot). */
+ * missing; all of it under the locks of every shard involved (one consistent snapshot).
+ * Compressed values are handed over decompressed, as by mnemo_get_with(). Errors:
+ * MNEMO_ENOMEM, MNEMO_ECORRUPT (key i's value could not be decompressed: fn was called for
+ * the keys before i only). */
 typedef void (*mnemo_mread_fn)(void *ctx, size_t index, const mnemo_item *item);
 int mnemo_mget_with(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
                     mnemo_mread_fn fn, void *ctx);
@@ -579,6 +607,12 @@ typedef struct mnemo_stats {
     double hit_rate;         /* hits / (hits + misses), 0 when there were no reads */
     uint64_t maxmemory;      /* the ceiling now in force, 0 = none */
     int eviction_policy;     /* the policy now in force */
+    uint64_t compressed_values;          /* live values stored compressed */
+    uint64_t compressed_bytes;           /* bytes they take in the store (LZ4 blocks and
+                                            their length headers; part of data_bytes) */
+    uint64_t compressed_original_bytes;  /* their length as written */
+    double compression_ratio;            /* compressed_original_bytes / compressed_bytes
+                                            (e.g. 3.0: a third of the size), 0 when none */
 } mnemo_stats;
 
 /* Fills *out with the store's counters (summed over shards, each read under its lock). */

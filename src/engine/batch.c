@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/compress.h"
 #include "engine/store_int.h"
 #include "util/glob.h"
 #include "util/hash.h"
@@ -149,10 +150,11 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
     if (rc)
         return rc;
     op o = {st, db, 0, 0};
+    int compressed = 0;
     for (int stage = 0; stage < 2; stage++)
         for (size_t i = 0; i < n; i++)
             shard_prefetch(store_shard(st, db, b.h[i]), b.h[i], stage);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
@@ -160,15 +162,23 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
         if (!fn)
             continue;
         if (found) {
-            mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
-                             entry_expire_at(&l.e)};
+            /* Compressed values are decompressed, one at a time, into this thread's buffer. */
+            const uint8_t *p;
+            size_t len;
+            compressed |= l.e.flags & ENT_COMPRESSED;
+            if ((rc = entry_value(&l.e, &p, &len)))
+                break;
+            mnemo_item it = {l.e.key, l.e.klen, p, len, entry_version(&l.e),
+                             entry_expire_at(&l.e), l.e.vlen};
             fn(ctx, i, &it);
         } else {
             fn(ctx, i, NULL);
         }
     }
     batch_unlock(st, db, &b, 0);
-    return MNEMO_OK;
+    if (compressed)
+        compress_scratch_trim();
+    return rc;
 }
 
 struct mget_ctx {

@@ -54,7 +54,9 @@ static int transfer(mnemo_store *st, unsigned db, const void *src, size_t slen, 
         return MNEMO_EEXISTS;
     /* ls's entry stays where it is while dst is written: the arena never moves live entries
      * outside compaction, and a table insert does not move other slots. */
-    vsrc v = {.p1 = ls.e.val, .n1 = ls.e.vlen};
+    /* The stored bytes as they are, compressed or not: no decompression, no recompression. */
+    vsrc v = {.p1 = ls.e.val, .n1 = ls.e.vlen,
+              .enc = (ls.e.flags & ENT_COMPRESSED) ? VSRC_LZ4 : VSRC_PLAIN};
     rc = shard_store(sd, &od, &ld, dst, dlen, hd, &v, entry_expire_at(&ls.e), NULL);
     if (rc == MNEMO_OK && remove_src)
         shard_remove(ss, &os, &ls, MNEMO_EVENT_DEL);

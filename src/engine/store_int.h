@@ -12,6 +12,9 @@
 
 struct mnemo_store {
     mnemo_config cfg;       /* immutable after open */
+    /* Smallest value length compressed, SIZE_MAX when compression is off: read (relaxed) by
+     * every write, changed by mnemo_store_set_compression(). */
+    _Atomic size_t compress_min;
     uint32_t nshards;       /* per database, a power of two */
     uint32_t shard_mask;
     shard *shards;          /* databases * nshards, database-major */
@@ -56,6 +59,13 @@ static inline int evict_reserve(mnemo_store *st)
     if (__builtin_expect(used <= atomic_load_explicit(&st->evict_high, memory_order_relaxed), 1))
         return MNEMO_OK;
     return evict_reserve_slow(st, used);
+}
+
+/* The compression threshold in force: values at least this long are compressed when it pays
+ * (compress.h); SIZE_MAX when compression is off. */
+static inline size_t store_compress_min(const mnemo_store *st)
+{
+    return atomic_load_explicit(&((mnemo_store *)st)->compress_min, memory_order_relaxed);
 }
 
 /* The transaction running on this thread, if any (txn.c). */

@@ -181,12 +181,17 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   "used_memory_rss_human:%s\r\nused_memory_dataset:%llu\r\n"
                   "maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
                   "maxmemory_high_watermark:%lld\r\nmaxmemory_low_watermark:%lld\r\n"
-                  "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
+                  "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n"
+                  "compressed_values:%llu\r\ncompressed_bytes:%llu\r\n"
+                  "compressed_original_bytes:%llu\r\ncompression_ratio:%.2f\r\n",
                   (unsigned long long)st.memory_used, h1, (unsigned long long)rss, h2,
                   (unsigned long long)st.data_bytes, (unsigned long long)st.maxmemory, h3,
                   mnemo_policy_name(st.eviction_policy), CFG(maxmemory_high_pct),
                   CFG(maxmemory_low_pct),
-                  st.memory_used ? (double)rss / (double)st.memory_used : 0.0);
+                  st.memory_used ? (double)rss / (double)st.memory_used : 0.0,
+                  (unsigned long long)st.compressed_values,
+                  (unsigned long long)st.compressed_bytes,
+                  (unsigned long long)st.compressed_original_bytes, st.compression_ratio);
     }
     if (want_section(argc, argv, "stats", 1)) {
         uint64_t cmds, in, out;

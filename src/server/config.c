@@ -84,6 +84,10 @@ static const cfg_def defs[] = {
      "% of maxmemory where background eviction starts"},
     {"maxmemory-low-watermark", T_INT, 1, 1, 100, N(maxmemory_low_pct), "80",
      "% of maxmemory background eviction goes down to"},
+    {"compression", T_BOOL, 1, 0, 1, N(compression), "yes",
+     "store values LZ4-compressed when that saves 1/8 or more"},
+    {"compression-threshold", T_SIZE, 1, 1, 2147483647LL, N(compression_threshold), "64",
+     "smallest value length (bytes) that is compressed"},
     {"save", T_FIXED, 1, 0, 0, NULL, NULL, "",
      "snapshots: only \"\" (off) until the server has persistence"},
     {"appendonly", T_FIXED, 1, 0, 0, NULL, NULL, "no",
@@ -310,9 +314,7 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
         }
-        if (!check)
-            atomic_store(d->num, x);
-        return 0;
+        goto store;
     case T_OCTAL: {
         char *end;
         errno = 0;

@@ -46,6 +46,8 @@ typedef struct srv_config {
     _Atomic long long maxmemory_policy;     /* mnemo_policy */
     _Atomic long long maxmemory_high_pct;   /* maxmemory-high-watermark */
     _Atomic long long maxmemory_low_pct;    /* maxmemory-low-watermark */
+    _Atomic long long compression;           /* 1: LZ4 for values of compression_threshold+ */
+    _Atomic long long compression_threshold; /* bytes */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;

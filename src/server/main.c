@@ -117,6 +117,10 @@ static int apply_setting(const char *name, char *err, size_t errlen)
             return -1;
         }
         rc = mnemo_set_eviction_marks(st, (unsigned)hi, (unsigned)lo);
+    } else if (strcasecmp(name, "compression") == 0 ||
+               strcasecmp(name, "compression-threshold") == 0) {
+        rc = mnemo_store_set_compression(st, CFG(compression) != 0,
+                                         (size_t)CFG(compression_threshold));
     }
     if (rc != MNEMO_OK) {
         snprintf(err, errlen, "%s", mnemo_strerror(rc));
@@ -195,6 +199,8 @@ int main(int argc, char **argv)
                     "(%u)", mc.evict_low_pct, mc.evict_high_pct);
         return 1;
     }
+    mc.compression = CFG(compression) != 0;
+    mc.compress_min = (size_t)CFG(compression_threshold);
     /* Keyspace notifications: expired/evicted come from the hook; deletes are captured only
      * while DEL asks (notify.h). With notifications off the hook returns after one load. */
     mc.hook = notify_hook;
