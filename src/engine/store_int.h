@@ -9,6 +9,7 @@
 
 #include "engine/shard.h"
 #include "mnemo.h"
+#include "persist/journal.h"
 
 struct mnemo_store {
     mnemo_config cfg;       /* immutable after open */
@@ -26,6 +27,12 @@ struct mnemo_store {
     pthread_cond_t bg_cond;
     int bg_stop;
     _Atomic uint32_t maint_next; /* next shard the maintenance slice starts at */
+
+    /* Persistence (src/persist/): NULL when the store is in memory only, so the change feed
+     * costs one predictable branch per change. Set before the store is handed out, cleared
+     * after every shard is closed. */
+    struct journal *journal;
+    struct persist *persist;
 };
 
 /* The transaction running on this thread, if any (txn.c). */
