@@ -42,6 +42,10 @@ typedef struct srv_config {
     _Atomic long long client_query_buffer_limit;
     _Atomic long long loglevel;
     _Atomic long long hz;
+    _Atomic long long appendonly;                 /* persistence on (srv_persist.h) */
+    _Atomic long long appendfsync;                /* mnemo_fsync */
+    _Atomic long long auto_aof_rewrite_percentage;
+    _Atomic long long auto_aof_rewrite_min_size;
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;
@@ -50,6 +54,9 @@ typedef struct srv_config {
     char *requirepass;
     char *dir;
     char *pidfile;
+    char *save;           /* snapshot schedule: "seconds changes ..." pairs, "" = none */
+    char *appendfilename; /* base name of the persistence files */
+    char *appenddirname;  /* their directory, inside dir */
     char *config_file; /* absolute path of the file loaded, "" if none */
 } srv_config;
 
