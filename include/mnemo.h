@@ -607,7 +607,8 @@ int mnemo_log_wait(mnemo_store *store, uint64_t lsn);
  * it is written and synced, makes it the base of the state: the manifest then names the
  * snapshot and the log segment that starts right after it, and the older files are deleted.
  * This is also how the log is compacted (Redis's BGREWRITEAOF and BGSAVE in one).
- * `wait` = 1 returns when the snapshot is complete (SAVE); 0 as soon as it runs (BGSAVE).
+ * `wait` = 1 returns when the snapshot is complete (SAVE; a background snapshot already
+ * running is waited for first); 0 as soon as it runs (BGSAVE).
  * The process must not ignore SIGCHLD (the child is reaped with waitpid).
  * Errors: MNEMO_EINVAL (no persistence), MNEMO_ETXN (inside a transaction), MNEMO_EBUSY (one
  * is running), MNEMO_EIO (a file could not be written, fork failed, or the snapshot failed).

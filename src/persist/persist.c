@@ -316,6 +316,8 @@ int mnemo_snapshot(mnemo_store *st, int wait)
         return MNEMO_ECLOSED;
     persist *p = st->persist;
     pthread_mutex_lock(&p->mu);
+    if (wait)
+        reap_locked(st, p, 1); /* SAVE during a background snapshot: let it finish first */
     int rc = snapshot_start_locked(st, p);
     if (rc == MNEMO_OK && wait) {
         reap_locked(st, p, 1);

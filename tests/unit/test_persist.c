@@ -406,6 +406,11 @@ static void test_snapshot_files(void)
     CHECK_EQ(mnemo_snapshot(st, 0), MNEMO_OK);
     int rc = mnemo_snapshot(st, 0);
     CHECK(rc == MNEMO_EBUSY || rc == MNEMO_OK);
+    /* A foreground one waits for the background one, then takes its own. */
+    uint64_t before = pi.snapshots;
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    mnemo_persist_info_get(st, &pi);
+    CHECK(pi.snapshots >= before + 2);
     for (int i = 0; i < 200; i++) {
         mnemo_persist_info_get(st, &pi);
         if (!pi.snapshot_in_progress)
