@@ -35,7 +35,7 @@ uint32_t logfmt_check(const void *p, size_t n)
     return (uint32_t)XXH3_64bits(p, n);
 }
 
-int logfmt_vget(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+int logfmt_vget_slow(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *p = *pp;
     uint64_t r = 0;

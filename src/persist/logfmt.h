@@ -104,8 +104,18 @@ static inline uint8_t *logfmt_vput(uint8_t *p, uint64_t v)
     return p;
 }
 
-/* Reads a varint from [*p, end). Returns 0, or -1 if it is cut or longer than 10 bytes. */
-int logfmt_vget(const uint8_t **p, const uint8_t *end, uint64_t *v);
+/* Reads a varint from [*p, end). Returns 0, or -1 if it is cut or longer than 10 bytes.
+ * One-byte values (lengths, databases, "no expiry") take the inline path. */
+int logfmt_vget_slow(const uint8_t **p, const uint8_t *end, uint64_t *v);
+static inline int logfmt_vget(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = **p;
+        (*p)++;
+        return 0;
+    }
+    return logfmt_vget_slow(p, end, v);
+}
 
 /* Encoded size of a SET op, and its encoder (returns the end). */
 size_t lop_set_size(unsigned db, size_t klen, size_t vlen, int64_t expire_at);

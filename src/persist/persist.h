@@ -74,7 +74,9 @@ int persist_load(struct mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd
 
 /* Stores key = val in db with the given version and absolute expiration (0: none), as
  * replay and snapshot loading need (a key past `now` is removed instead). Takes the shard
- * lock; the store's clock is moved to at least `version`. Returns a mnemo_status. */
+ * lock. The caller moves the store's clock past `version` (hlc_observe), once per batch of
+ * entries if it likes: one shared atomic per entry is what parallel loaders avoid.
+ * Returns a mnemo_status. */
 int persist_restore_set(struct mnemo_store *st, unsigned db, const void *key, size_t klen,
                         const void *val, size_t vlen, uint64_t version, int64_t expire_at,
                         int64_t now);

@@ -155,12 +155,12 @@ int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t kl
         shard_maintain_after_write(sh);
     }
     mlock_unlock(&sh->lock);
-    hlc_observe(&st->hlc, version);
     return rc;
 }
 
 static int apply_set(apply_ctx *a, const lop *x)
 {
+    hlc_observe(&a->st->hlc, x->version);
     return persist_restore_set(a->st, x->db, x->key, x->klen, x->val, x->vlen, x->version,
                                x->expire_at, a->now);
 }
