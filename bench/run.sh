@@ -7,6 +7,7 @@
 #   BUILD_DIR (default build/)        where engine_bench and mnemo-server were built
 #   MNEMO_BENCH_THREADS_SERVER (default 1,2)  mnemo-server worker threads to run
 #   MNEMO_BENCH_SKIP_SERVER=1         leave the server benchmark out
+#   MNEMO_BENCH_SKIP_PERSIST=1        leave the persistence benchmark out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -47,4 +48,10 @@ if [ "${MNEMO_BENCH_SKIP_SERVER:-0}" != 1 ]; then
   /usr/bin/python3 bench/server_bench.py --mnemo "$BUILD_DIR/mnemo-server" \
     --threads "${MNEMO_BENCH_THREADS_SERVER:-1,2}" --pipeline-n 1000000 \
     --max-other-load 15 --retries 3 --plot docs/plots/server_bench.png
+fi
+
+if [ "${MNEMO_BENCH_SKIP_PERSIST:-0}" != 1 ]; then
+  echo
+  echo "== persistence: mnemo-server vs redis-server (bench/persist_bench.py)"
+  /usr/bin/python3 bench/persist_bench.py --mnemo "$BUILD_DIR/mnemo-server"
 fi

@@ -39,6 +39,8 @@ static void batch_release(batch *b)
 
 static void batch_unlock(mnemo_store *st, unsigned db, batch *b, int wrote)
 {
+    if (st->journal)
+        journal_unit_end(st->journal);
     for (size_t i = b->nlocked; i-- > 0;) {
         size_t idx = (size_t)db * st->nshards + b->locked[i];
         if (wrote)
@@ -46,6 +48,8 @@ static void batch_unlock(mnemo_store *st, unsigned db, batch *b, int wrote)
         store_unlock(st, idx);
     }
     batch_release(b);
+    if (st->journal)
+        journal_commit(st->journal);
 }
 
 /* Hashes the keys, validates them, and locks their shards in ascending order. */
@@ -83,10 +87,14 @@ static int batch_lock(mnemo_store *st, unsigned db, const void *keys, size_t str
         int rc = store_lock(st, (size_t)db * st->nshards + b->locked[i]);
         if (rc) {
             b->nlocked = i;
+            if (st->journal)
+                journal_unit_begin(st->journal); /* batch_unlock ends it */
             batch_unlock(st, db, b, 0);
             return rc;
         }
     }
+    if (st->journal)
+        journal_unit_begin(st->journal); /* the batch's changes: one log record */
     return MNEMO_OK;
 }
 
@@ -385,6 +393,8 @@ int mnemo_delete_matching(mnemo_store *st, unsigned db, const char *pattern, siz
 {
     struct scan_ctx c = {pattern, pattern_len, SCAN_DELETE, NULL, NULL, 0};
     int rc = full_scan(st, db, &c);
+    if (st && st->journal)
+        journal_commit(st->journal);
     if (rc == MNEMO_OK && deleted)
         *deleted = c.n;
     return rc;

@@ -14,22 +14,30 @@ static int lock2(mnemo_store *st, size_t a, size_t b)
 {
     size_t lo = a < b ? a : b, hi = a < b ? b : a;
     int rc = store_lock(st, lo);
+    if (rc == MNEMO_OK && lo == hi && st->journal)
+        journal_unit_begin(st->journal);
     if (rc || lo == hi)
         return rc;
     if ((rc = store_lock(st, hi)))
         store_unlock(st, lo);
+    else if (st->journal)
+        journal_unit_begin(st->journal); /* both keys' changes: one log record */
     return rc;
 }
 
 static void unlock2(mnemo_store *st, size_t a, size_t b)
 {
     size_t lo = a < b ? a : b, hi = a < b ? b : a;
+    if (st->journal)
+        journal_unit_end(st->journal);
     if (hi != lo) {
         shard_maintain_after_write(st, &st->shards[hi]);
         store_unlock(st, hi);
     }
     shard_maintain_after_write(st, &st->shards[lo]);
     store_unlock(st, lo);
+    if (st->journal)
+        journal_commit(st->journal);
 }
 
 /*
@@ -151,14 +159,19 @@ int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
         if ((rc = store_lock(st, idx)))
             break;
     }
-    if (rc == MNEMO_OK)
+    if (rc == MNEMO_OK) {
         for (size_t i = 0; i < n; i++) {
             shard_swap(&st->shards[lo * n + i], &st->shards[hi * n + i]);
             shard_sync_mem(st, &st->shards[lo * n + i]);
             shard_sync_mem(st, &st->shards[hi * n + i]);
         }
+        if (st->journal)
+            journal_swapdb(st->journal, lo, hi);
+    }
     while (locked-- > 0)
         store_unlock(st, (locked < n ? lo : hi) * n + locked % n);
+    if (st->journal)
+        journal_commit(st->journal);
     return rc;
 }
 

@@ -17,6 +17,8 @@ _Static_assert(offsetof(shard, ar) + sizeof(void *) <= 64,
 #define MIGRATE_PER_WRITE 32u  /* entries moved from old to tab per write */
 #define COMPACT_MIN_GARBAGE (32u * 1024)
 
+_Thread_local uint64_t shard_restore_version;
+
 int64_t op_now(op *o)
 {
     if (!o->now) {
@@ -293,7 +295,8 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     }
     size_t vlen = vsrc_len(v);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
-    uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
+    uint64_t ver = shard_restore_version ? shard_restore_version
+                                         : hlc_next(&o->st->hlc, op_now(o));
     uint8_t flags = (uint8_t)((expire_at > 0 ? ENT_TTL : 0) | vflags);
     entry e;
     uint64_t vb = 0;
@@ -334,6 +337,14 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
             table_put(&sh->tab, l->insert, h, ref);
         }
     }
+    if (o->st->journal) {
+        /* The log holds values as written (the on-disk format knows no compression): a
+         * compressed one is logged decompressed. */
+        const uint8_t *lv = e.val;
+        size_t ln = vlen;
+        if (!vflags || entry_value(&e, &lv, &ln) == MNEMO_OK)
+            journal_set(o->st->journal, o->db, key, klen, lv, ln, ver, expire_at);
+    }
     if (vflags) {
         comp_count(sh, &e, 1);
         if (v == &cv)
@@ -354,6 +365,8 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
 void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
 {
     store_event(o->st, ev, o->db, l->e.key, l->e.klen, entry_version(&l->e));
+    if (o->st->journal)
+        journal_del(o->st->journal, o->db, l->e.key, l->e.klen, ev == MNEMO_EVENT_DEL);
     ttl_track(sh, entry_expire_at(&l->e), 0);
     comp_track(sh, &l->e, -1);
     table_remove(l->t, l->slot);
@@ -374,6 +387,8 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
         ttl_track(sh, entry_expire_at(old), at);
         entry_store64(old->exp, (uint64_t)at);
         (void)expheap_push(&sh->heap, at, h);
+        if (o->st->journal)
+            journal_expire(o->st->journal, o->db, old->key, old->klen, at);
         return MNEMO_OK;
     }
     if (at <= 0 && !old->exp)
@@ -396,6 +411,8 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     arena_release(&sh->ar, l->ref, old->size);
     if (at > 0)
         (void)expheap_push(&sh->heap, at, h);
+    if (o->st->journal)
+        journal_expire(o->st->journal, o->db, e.key, e.klen, at);
     l->t = NULL;
     return MNEMO_OK;
 }

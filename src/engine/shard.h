@@ -58,6 +58,10 @@ typedef struct op {
     int notouch;     /* 1: lookups do not count as accesses (OBJECT, MEMORY USAGE, eviction) */
 } op;
 
+/* Nonzero on a thread that restores persisted entries (log replay, snapshot load):
+ * shard_store() writes this version instead of taking a fresh one from the clock. */
+extern _Thread_local uint64_t shard_restore_version;
+
 int64_t op_now(op *o);
 
 /* Where a key is (t != NULL) or, after a miss, where it would be inserted into sh->tab. */

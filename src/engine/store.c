@@ -17,6 +17,7 @@
 #include "engine/compress.h"
 #include "engine/evict.h"
 #include "engine/store_int.h"
+#include "persist/persist.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/num.h"
@@ -163,6 +164,16 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
     atomic_init(&st->closed, 0);
     atomic_init(&st->compress_min, cfg.compression ? cfg.compress_min : SIZE_MAX);
     atomic_init(&st->maint_next, 0);
+    if (cfg.persist) {
+        int prc = persist_open(st);
+        if (prc != MNEMO_OK) {
+            for (size_t i = 0; i < n; i++)
+                shard_clear(&st->shards[i]); /* a load that failed half-way */
+            free(st->shards);
+            free(st);
+            return prc;
+        }
+    }
 
     pthread_mutex_init(&st->bg_lock, NULL);
     pthread_condattr_t ca;
@@ -204,6 +215,7 @@ int mnemo_store_close(mnemo_store *st)
         sh->closed = 1;
         mlock_unlock(&sh->lock);
     }
+    persist_close(st); /* every shard is closed: nothing appends any more */
     return MNEMO_OK;
 }
 
@@ -577,6 +589,8 @@ int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const 
     rc = shard_store(sh, &o, &l, key, klen, h, &v, at, version_out);
 out:
     unlock_after_write(st, sh);
+    if (st->journal)
+        journal_commit(st->journal);
 out_unlocked:
     if (v.enc == VSRC_LZ4)
         compress_scratch_trim();
@@ -692,6 +706,8 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     /* l.e is the lookup's copy of the header, still readable after fn changed the entry. */
     if (found && (l.e.flags & ENT_COMPRESSED))
         compress_scratch_trim();
+    if (st->journal)
+        journal_commit(st->journal);
     return rc;
 }
 
@@ -1160,10 +1176,33 @@ int mnemo_key_meta_get(mnemo_store *st, unsigned db, const void *key, size_t kle
 
 /* ---- databases and statistics -------------------------------------------------------------- */
 
+/* With a log, the flush is one change: every shard of the range is locked first, so no
+ * write can land between the log's FLUSH record and the clearing of its shard. */
+static int flush_logged(mnemo_store *st, size_t first, size_t n)
+{
+    size_t locked = 0;
+    int rc = MNEMO_OK;
+    for (; locked < n && rc == MNEMO_OK; locked++)
+        if ((rc = store_lock(st, first + locked)) != MNEMO_OK)
+            break;
+    if (rc == MNEMO_OK) {
+        for (size_t i = first; i < first + n; i++)
+            shard_clear(&st->shards[i]);
+        journal_flush(st->journal, n == (size_t)st->cfg.databases * st->nshards,
+                      (unsigned)(first / st->nshards));
+    }
+    while (locked-- > 0)
+        store_unlock(st, first + locked);
+    journal_commit(st->journal);
+    return rc;
+}
+
 static int flush_range(mnemo_store *st, size_t first, size_t n)
 {
     if (!st)
         return MNEMO_EINVAL;
+    if (st->journal)
+        return flush_logged(st, first, n);
     for (size_t i = first; i < first + n; i++) {
         int rc = store_lock(st, i);
         if (rc)

@@ -9,6 +9,7 @@
 
 #include "engine/shard.h"
 #include "mnemo.h"
+#include "persist/journal.h"
 
 struct mnemo_store {
     mnemo_config cfg;       /* immutable after open */
@@ -40,6 +41,11 @@ struct mnemo_store {
     _Atomic uint64_t evict_high;             /* bytes: the high-water mark, UINT64_MAX if none */
     _Atomic int policy;                      /* mnemo_policy */
     _Atomic unsigned evict_high_pct, evict_low_pct;
+    /* Persistence (src/persist/): NULL when the store is in memory only, so the change feed
+     * costs one predictable branch per change. Set before the store is handed out, cleared
+     * after every shard is closed. */
+    struct journal *journal;
+    struct persist *persist;
 };
 
 int evict_reserve_slow(mnemo_store *st, uint64_t used);

@@ -21,6 +21,7 @@
 #include "server/pubsub.h"
 #include "server/reply.h"
 #include "server/server.h"
+#include "server/srv_persist.h"
 #include "server/worker.h"
 
 #define ST g_srv.store
@@ -192,6 +193,12 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   (unsigned long long)st.compressed_values,
                   (unsigned long long)st.compressed_bytes,
                   (unsigned long long)st.compressed_original_bytes, st.compression_ratio);
+    }
+    if (want_section(argc, argv, "persistence", 1)) {
+        char pbuf[4096];
+        size_t pn = srv_persist_info(pbuf, sizeof(pbuf));
+        SECTION("Persistence");
+        sb_printf(&b, "%.*s", (int)pn, pbuf);
     }
     if (want_section(argc, argv, "stats", 1)) {
         uint64_t cmds, in, out;
@@ -396,6 +403,12 @@ static void cmd_shutdown(conn *c, int argc, resp_arg *argv)
             reply_err(c, ERR_SYNTAX);
             return;
         }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (arg_eq(&argv[i], "SAVE"))
+            atomic_store(&g_srv.shutdown_save, 1);
+        else if (arg_eq(&argv[i], "NOSAVE"))
+            atomic_store(&g_srv.shutdown_save, -1);
     }
     log_warning("User requested shutdown...");
     c->flags |= CONN_CLOSE_AFTER_REPLY;
