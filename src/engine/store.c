@@ -284,6 +284,15 @@ static int wake_if_over(mnemo_store *st)
     return MNEMO_OK;
 }
 
+/* After a change of the ceiling's settings: eviction may find something again, the high mark
+ * in bytes is republished, and the background thread is woken if the store is above it. */
+static int ceiling_changed(mnemo_store *st)
+{
+    atomic_store(&st->evict_failed_ms, 0);
+    set_high_mark(st);
+    return wake_if_over(st);
+}
+
 int mnemo_set_maxmemory(mnemo_store *st, uint64_t bytes)
 {
     if (!st)
@@ -291,9 +300,7 @@ int mnemo_set_maxmemory(mnemo_store *st, uint64_t bytes)
     if (atomic_load(&st->closed))
         return MNEMO_ECLOSED;
     atomic_store(&st->maxmemory, bytes);
-    atomic_store(&st->evict_failed_ms, 0);
-    set_high_mark(st);
-    return wake_if_over(st);
+    return ceiling_changed(st);
 }
 
 int mnemo_set_eviction_policy(mnemo_store *st, int policy)
@@ -303,8 +310,7 @@ int mnemo_set_eviction_policy(mnemo_store *st, int policy)
     if (atomic_load(&st->closed))
         return MNEMO_ECLOSED;
     atomic_store(&st->policy, policy);
-    atomic_store(&st->evict_failed_ms, 0);
-    return wake_if_over(st);
+    return ceiling_changed(st);
 }
 
 int mnemo_set_eviction_marks(mnemo_store *st, unsigned high_pct, unsigned low_pct)
@@ -315,8 +321,7 @@ int mnemo_set_eviction_marks(mnemo_store *st, unsigned high_pct, unsigned low_pc
         return MNEMO_ECLOSED;
     atomic_store(&st->evict_low_pct, low_pct);
     atomic_store(&st->evict_high_pct, high_pct);
-    set_high_mark(st);
-    return wake_if_over(st);
+    return ceiling_changed(st);
 }
 
 static void *background_main(void *arg)

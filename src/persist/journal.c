@@ -224,21 +224,6 @@ void journal_unit_end(journal *j)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Takes what is appended and writes it to the current segment (wmu held). Returns 0, or -1
  * (errno) with the unwritten bytes kept for the next attempt and the file cut back. */
 static int write_pending(journal *j)
@@ -261,7 +246,7 @@ static int write_pending(journal *j)
     uint64_t last = j->next_lsn - 1;
     pthread_mutex_unlock(&j->mu);
     if (j->wbuf.len) {
-        if (write_all(j->fd, j->wbuf.p, j->wbuf.len) != 0) {
+        if (logfmt_write_all(j->fd, j->wbuf.p, j->wbuf.len) != 0) {
             int e = errno;
             if (ftruncate(j->fd, (off_t)j->seg_bytes) != 0) {
                 /* cannot cut back: later records would follow a partial one */

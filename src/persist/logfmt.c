@@ -1,7 +1,9 @@
 /* logfmt.c — see logfmt.h. */
 #include "persist/logfmt.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "util/hash.h"
 
@@ -258,4 +260,19 @@ int lop_next(const uint8_t **pp, const uint8_t *end, lop *o)
     }
     *pp = p;
     return 1;
+}
+
+int logfmt_write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

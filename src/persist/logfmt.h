@@ -153,4 +153,7 @@ int logfmt_next(const uint8_t *p, size_t n, uint64_t lsn, const uint8_t **payloa
 /* Decodes the next op of a payload. Returns 1 (an op), 0 (end of payload), -1 (malformed). */
 int lop_next(const uint8_t **p, const uint8_t *end, lop *o);
 
+/* Writes all n bytes to fd (retrying short writes and EINTR). Returns 0, or -1 (errno set). */
+int logfmt_write_all(int fd, const uint8_t *p, size_t n);
+
 #endif

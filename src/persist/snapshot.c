@@ -21,21 +21,6 @@
 
 /* ---- writing (in the forked child) --------------------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void seal_block(uint8_t *h, uint32_t len, uint32_t nkeys)
 {
     logfmt_put32(h, len);
@@ -47,7 +32,7 @@ static void seal_block(uint8_t *h, uint32_t len, uint32_t nkeys)
 static int flush_block(int fd, lbuf *b, uint32_t nkeys)
 {
     seal_block(b->p, (uint32_t)(b->len - SNAP_BLOCK_HDR), nkeys);
-    int rc = write_all(fd, b->p, b->len);
+    int rc = logfmt_write_all(fd, b->p, b->len);
     b->len = SNAP_BLOCK_HDR;
     return rc;
 }
@@ -61,7 +46,7 @@ int snapshot_write(mnemo_store *st, int fd, uint64_t lsn)
     logfmt_put64(h + 16, lsn);
     logfmt_put32(h + 24, 0);
     logfmt_put32(h + 28, logfmt_check(h, 28));
-    if (write_all(fd, h, sizeof(h)) != 0)
+    if (logfmt_write_all(fd, h, sizeof(h)) != 0)
         return -1;
     lbuf b = {0};
     if (lbuf_reserve(&b, SNAP_BLOCK_TARGET + 64))
