@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# run.sh — what `make bench` runs: the machine, then the engine benchmark, the memory
-# comparison with redis-server and memcached, mnemo-server against redis-server under
-# redis-benchmark, and the hit ratio of both at equal memory. Figures go to stdout; see
-# docs/BENCHMARKS.md.
+# run.sh — what `make bench` runs: the machine, then the engine benchmark, the compression
+# benchmark, the memory comparison with redis-server and memcached, mnemo-server against
+# redis-server under redis-benchmark, the persistence benchmark, and the hit ratio of both
+# servers at equal memory. Figures go to stdout; see docs/BENCHMARKS.md.
 #   MNEMO_BENCH_N (default 1000000)  keys;  MNEMO_BENCH_R (default 3)  repeats per row
+#   MNEMO_BENCH_COMPRESS_N (default 100000)  documents for compress_bench (~215 MB of values)
 #   BUILD_DIR (default build/)        where engine_bench and mnemo-server were built
 #   MNEMO_BENCH_THREADS_SERVER (default 1,2)  mnemo-server worker threads to run
 #   MNEMO_BENCH_SKIP_SERVER=1         leave the server benchmark out
+#   MNEMO_BENCH_SKIP_PERSIST=1        leave the persistence benchmark out
 #   MNEMO_BENCH_SKIP_HITRATIO=1       leave the hit-ratio sweep out (13-18 minutes)
 #   MNEMO_BENCH_HITRATIO_ARGS         more arguments for bench/hitratio.py (e.g. --only-64)
 set -euo pipefail
@@ -36,6 +38,8 @@ echo
 echo "== eviction policies in the library: hit ratio at 64 MB (bench/policy_sim.c)"
 "$BUILD_DIR/policy_sim" --mb 64 --requests "${MNEMO_BENCH_SIM_REQUESTS:-10000000}"
 "$BUILD_DIR/policy_sim" --mb 64 --requests "${MNEMO_BENCH_SIM_REQUESTS:-10000000}" --scan 0.3
+echo "== compression: JSON-like and random values, 200 B - 4 KiB ($BUILD_DIR/compress_bench)"
+"$BUILD_DIR/compress_bench" -n "${MNEMO_BENCH_COMPRESS_N:-100000}"
 echo
 
 echo "== memory per key, side by side (bench/mem_compare.sh)"
@@ -47,6 +51,12 @@ if [ "${MNEMO_BENCH_SKIP_SERVER:-0}" != 1 ]; then
   /usr/bin/python3 bench/server_bench.py --mnemo "$BUILD_DIR/mnemo-server" \
     --threads "${MNEMO_BENCH_THREADS_SERVER:-1,2}" --pipeline-n 1000000 \
     --max-other-load 15 --retries 3 --plot docs/plots/server_bench.png
+fi
+
+if [ "${MNEMO_BENCH_SKIP_PERSIST:-0}" != 1 ]; then
+  echo
+  echo "== persistence: mnemo-server vs redis-server (bench/persist_bench.py)"
+  /usr/bin/python3 bench/persist_bench.py --mnemo "$BUILD_DIR/mnemo-server"
 fi
 
 if [ "${MNEMO_BENCH_SKIP_HITRATIO:-0}" != 1 ]; then

@@ -22,6 +22,10 @@
  *   - `db` out of range: MNEMO_EDB. Key longer than max_key_size: MNEMO_ETOOBIG. A call on a
  *     closed store: MNEMO_ECLOSED. A failed allocation: MNEMO_ENOMEM, with the store unchanged.
  *     These are not repeated in each comment.
+ *   - Values may be stored compressed (mnemo_config.compression); that is invisible to callers,
+ *     except that a call that reads such a value returns MNEMO_ECORRUPT if its stored bytes
+ *     were damaged (only a memory error can do that): nothing is returned from them and the
+ *     store is left as it was. Not repeated in each comment either.
  *   - Pointers passed in are only read during the call; the library keeps no reference to them.
  *   - Memory the library returns (mnemo_value.data, key lists) is malloc()ed and owned by the
  *     caller, who frees it with mnemo_value_release() / free(); it never aliases store memory.
@@ -59,7 +63,10 @@ extern "C" {
     X(EWRONGTYPE, -14, "operation against a key holding the wrong kind of value")             \
     X(ENOSPACE, -15, "memory limit reached")                                                  \
     X(ETXN, -16, "key not declared in the running transaction")                               \
-    X(ENOTFINITE, -17, "increment would produce NaN or Infinity")
+    X(ENOTFINITE, -17, "increment would produce NaN or Infinity")                            \
+    X(ECORRUPT, -18, "data is corrupt (a stored value or a persistence file)")                   \
+    X(EIO, -19, "I/O error in the persistence files")                                         \
+    X(EBUSY, -20, "busy: a snapshot is running or the directory is in use")
 
 typedef enum mnemo_status {
 #define MNEMO_X_(name, code, text) MNEMO_##name = (code),
@@ -122,6 +129,49 @@ int mnemo_policy_parse(const char *name, size_t len);
 /* A clock returning Unix time in milliseconds; used for TTLs and versions. Tests replace it. */
 typedef int64_t (*mnemo_clock_fn)(void *ctx);
 
+/* Levels of the messages persistence reports through mnemo_persist_config.log. */
+enum { MNEMO_LOG_DEBUG = 0, MNEMO_LOG_VERBOSE = 1, MNEMO_LOG_NOTICE = 2, MNEMO_LOG_WARNING = 3 };
+typedef void (*mnemo_log_fn)(void *ctx, int level, const char *msg);
+
+/* Called on the log thread each time the durable LSN advances (see mnemo_log_lsn). Must be
+ * quick and must not call into the store. */
+typedef void (*mnemo_durable_fn)(void *ctx, uint64_t durable_lsn);
+
+/* When the log is synced to stable storage (Redis's appendfsync). */
+typedef enum mnemo_fsync {
+    MNEMO_FSYNC_NO = 0,       /* written to the kernel at commit; the kernel syncs when it likes */
+    MNEMO_FSYNC_EVERYSEC = 1, /* written at commit, fdatasync once a second */
+    MNEMO_FSYNC_ALWAYS = 2,   /* a commit returns once its change is on stable storage */
+} mnemo_fsync;
+
+/*
+ * Persistence settings (docs/persistence.md). A store opened with mnemo_config.persist != NULL
+ * loads the state found in `dir` (snapshot + log), and from then on appends every change to
+ * the log. The files in `dir` are the store's own: one store per directory (a lock file
+ * enforces it).
+ */
+typedef struct mnemo_persist_config {
+    const char *dir;            /* directory of the files; created if missing. Required. */
+    const char *name;           /* base name of the files; default "appendonly.aof" */
+    mnemo_fsync fsync;          /* default MNEMO_FSYNC_EVERYSEC */
+    int async_commit;           /* 0 (default): every write call commits before it returns
+                                   (waits for the fsync under ALWAYS, writes to the kernel
+                                   otherwise). 1: calls return at once and the caller commits
+                                   with mnemo_log_flush() / mnemo_log_wait() (the server does,
+                                   to answer many clients per fsync without blocking) */
+    unsigned rewrite_percentage; /* snapshot + new log when the log exceeds this percentage of
+                                   the last snapshot's size (0: never); default 100 */
+    uint64_t rewrite_min_size;  /* ... and is at least this big; default 64 MiB */
+    unsigned load_threads;      /* threads loading a snapshot; 0 (default): the CPUs */
+    mnemo_durable_fn on_durable;
+    void *on_durable_ctx;
+    mnemo_log_fn log;           /* NULL: persistence reports nothing */
+    void *log_ctx;
+} mnemo_persist_config;
+
+/* Fills `pc` with the defaults above (dir NULL). Thread-safe. */
+void mnemo_persist_config_init(mnemo_persist_config *pc);
+
 typedef struct mnemo_config {
     unsigned databases;      /* number of databases; default 16; 1..1024 */
     unsigned shards;         /* shards per database, rounded up to a power of two; default 256;
@@ -146,6 +196,13 @@ typedef struct mnemo_config {
     int eviction_policy;     /* mnemo_policy; default MNEMO_POLICY_ALLKEYS_S3FIFO */
     unsigned evict_high_pct; /* eviction starts above this % of maxmemory; default 90 */
     unsigned evict_low_pct;  /* ... and goes down to this %; default 80; 1 <= low <= high <= 100 */
+    int compression;         /* 1 (default): values of at least compress_min bytes are stored
+                                LZ4-compressed when that makes them at least 1/8 smaller;
+                                transparent to every call (values always come back as they
+                                were written). 0: values are stored as they are. Can be
+                                changed later with mnemo_store_set_compression() */
+    size_t compress_min;     /* smallest value length that is compressed; default 64; >= 1 */
+    const mnemo_persist_config *persist; /* NULL (default): in memory only; copied at open */
 } mnemo_config;
 
 /* Fills `cfg` with the defaults documented above. Thread-safe. */
@@ -173,8 +230,27 @@ int mnemo_store_open(const mnemo_config *cfg, mnemo_store **out);
  */
 int mnemo_store_close(mnemo_store *store);
 
+/*
+ * With persistence (cfg->persist), mnemo_store_open() also loads the directory's state: the
+ * snapshot named by the manifest, then the log after it; keys whose expiration passed while the
+ * store was closed are dropped. A record torn at the end of the log (a crash in the middle of
+ * writing it) is cut off with a warning. Further errors: MNEMO_ECORRUPT (damage before the end
+ * of a file: the message, through persist->log, names the file and offset; mnemo-check can
+ * report and repair), MNEMO_EIO (a file cannot be read or written; errno tells why),
+ * MNEMO_EBUSY (another store holds the directory). mnemo_store_close() writes and syncs the log.
+ */
+
 /* Closes the store if open and frees the handle. No other thread may use it during or after. */
 void mnemo_store_free(mnemo_store *store);
+
+/*
+ * Turns value compression on (with values of at least `min_len` bytes compressed) or off, at
+ * run time (mnemo_config.compression and compress_min set it at open). It applies to writes
+ * that start after the call; values already stored stay as they are (compressed or not) until
+ * they are rewritten, and read back the same either way.
+ * Errors: MNEMO_EINVAL (store NULL, min_len 0), MNEMO_ECLOSED. Thread-safe (an atomic store).
+ */
+int mnemo_store_set_compression(mnemo_store *store, int on, size_t min_len);
 
 /*
  * Runs one slice of background work (active expiry) now: at most `budget` keys are examined in
@@ -216,9 +292,10 @@ typedef struct mnemo_value {
 void mnemo_value_release(mnemo_value *v);
 
 /*
- * A view of an entry, handed to read callbacks. `value` points into the store and is valid only
- * during the callback, which runs while the key's shard lock is held: it must be quick and must
- * not call into the same store.
+ * A view of an entry, handed to read callbacks. `value` points into the store (or, for a value
+ * the store keeps compressed, into a buffer of the calling thread holding its decompressed
+ * copy) and is valid only during the callback, which runs while the key's shard lock is held:
+ * it must be quick and must not call into the same store.
  */
 typedef struct mnemo_item {
     const void *key;
@@ -227,6 +304,8 @@ typedef struct mnemo_item {
     size_t value_len;
     uint64_t version;
     int64_t expire_at_ms; /* 0 = no expiry */
+    size_t stored_len;    /* bytes the value takes in the store: value_len, or fewer when the
+                             store keeps it compressed */
 } mnemo_item;
 
 typedef void (*mnemo_read_fn)(void *ctx, const mnemo_item *item);
@@ -274,8 +353,10 @@ int mnemo_set(mnemo_store *store, unsigned db, const void *key, size_t key_len, 
  * Errors: MNEMO_ENOTFOUND. */
 int mnemo_get(mnemo_store *store, unsigned db, const void *key, size_t key_len, mnemo_value *out);
 
-/* Zero-copy read: calls fn(ctx, item) once, under the shard lock, if the key exists.
- * Errors: MNEMO_ENOTFOUND (fn not called). */
+/* Zero-copy read: calls fn(ctx, item) once, under the shard lock, if the key exists. A value
+ * stored compressed is decompressed first (into a per-thread buffer the library reuses).
+ * Errors: MNEMO_ENOTFOUND (fn not called); MNEMO_ENOMEM, MNEMO_ECORRUPT (a compressed value
+ * could not be decompressed: fn not called). */
 int mnemo_get_with(mnemo_store *store, unsigned db, const void *key, size_t key_len,
                    mnemo_read_fn fn, void *ctx);
 
@@ -408,7 +489,10 @@ int mnemo_mget(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
                mnemo_value *out);
 
 /* Zero-copy batch read: for each i in order, fn(ctx, i, item) with item NULL if key i is
- * missing; all of it under the locks of every shard involved (one consistent snapshot). */
+ * missing; all of it under the locks of every shard involved (one consistent snapshot).
+ * Compressed values are handed over decompressed, as by mnemo_get_with(). Errors:
+ * MNEMO_ENOMEM, MNEMO_ECORRUPT (key i's value could not be decompressed: fn was called for
+ * the keys before i only). */
 typedef void (*mnemo_mread_fn)(void *ctx, size_t index, const mnemo_item *item);
 int mnemo_mget_with(mnemo_store *store, unsigned db, const mnemo_key *keys, size_t n,
                     mnemo_mread_fn fn, void *ctx);
@@ -579,6 +663,12 @@ typedef struct mnemo_stats {
     double hit_rate;         /* hits / (hits + misses), 0 when there were no reads */
     uint64_t maxmemory;      /* the ceiling now in force, 0 = none */
     int eviction_policy;     /* the policy now in force */
+    uint64_t compressed_values;          /* live values stored compressed */
+    uint64_t compressed_bytes;           /* bytes they take in the store (LZ4 blocks and
+                                            their length headers; part of data_bytes) */
+    uint64_t compressed_original_bytes;  /* their length as written */
+    double compression_ratio;            /* compressed_original_bytes / compressed_bytes
+                                            (e.g. 3.0: a third of the size), 0 when none */
 } mnemo_stats;
 
 /* Fills *out with the store's counters (summed over shards, each read under its lock). */
@@ -589,6 +679,74 @@ int mnemo_stats_reset(mnemo_store *store);
 
 /* The store's hybrid logical clock: a new version, greater than every one handed out before. */
 uint64_t mnemo_store_next_version(mnemo_store *store);
+
+/* ---------------------------------------------------------------------------------------------
+ * Persistence: the log and its commit points. LSNs number log records from 1; every function
+ * here returns 0 / does nothing on a store opened without persistence.
+ * ------------------------------------------------------------------------------------------- */
+enum { MNEMO_LSN_APPENDED = 0, MNEMO_LSN_WRITTEN = 1, MNEMO_LSN_DURABLE = 2 };
+
+/* The last LSN appended to the log's buffer, handed to the kernel, or known to be on stable
+ * storage (under MNEMO_FSYNC_NO: handed to the kernel). Lock-free, thread-safe. */
+uint64_t mnemo_log_lsn(mnemo_store *store, int which);
+
+/* Hands every appended record to the kernel now (one write(2) for all that is pending), so
+ * they survive a crash of the process. Returns MNEMO_OK or MNEMO_EIO. */
+int mnemo_log_flush(mnemo_store *store);
+
+/* Blocks until every record up to `lsn` is on stable storage (under ALWAYS it waits for the
+ * log thread's group commit; otherwise it writes and syncs itself). MNEMO_OK or MNEMO_EIO. */
+int mnemo_log_wait(mnemo_store *store, uint64_t lsn);
+
+/*
+ * Takes a point-in-time snapshot in the background (fork with copy-on-write: the callers of
+ * the store are stalled only while every shard lock is taken and the process forks) and, once
+ * it is written and synced, makes it the base of the state: the manifest then names the
+ * snapshot and the log segment that starts right after it, and the older files are deleted.
+ * This is also how the log is compacted (Redis's BGREWRITEAOF and BGSAVE in one).
+ * `wait` = 1 returns when the snapshot is complete (SAVE; a background snapshot already
+ * running is waited for first); 0 as soon as it runs (BGSAVE).
+ * The process must not ignore SIGCHLD (the child is reaped with waitpid).
+ * Errors: MNEMO_EINVAL (no persistence), MNEMO_ETXN (inside a transaction), MNEMO_EBUSY (one
+ * is running), MNEMO_EIO (a file could not be written, fork failed, or the snapshot failed).
+ */
+int mnemo_snapshot(mnemo_store *store, int wait);
+
+/* Changes the fsync policy of an open store (CONFIG SET appendfsync). MNEMO_EINVAL. */
+int mnemo_persist_set_fsync(mnemo_store *store, mnemo_fsync mode);
+
+typedef struct mnemo_persist_info {
+    int enabled;                 /* opened with persistence */
+    int fsync;                   /* mnemo_fsync in force */
+    int last_write_ok;           /* the last write and sync of the log succeeded */
+    int last_write_errno;
+    uint64_t appended_lsn, written_lsn, durable_lsn;
+    uint64_t log_bytes;          /* live log segments, bytes */
+    uint64_t base_bytes;         /* the snapshot the log starts after, bytes (0: none) */
+    int64_t last_fsync_ms;       /* Unix ms of the last log sync */
+    uint64_t changes_since_save; /* records appended since the last snapshot (Redis's dirty) */
+    int snapshot_in_progress;
+    int64_t last_snapshot_ms;    /* Unix ms the last snapshot completed (or the store loaded) */
+    int last_snapshot_ok;
+    int64_t last_snapshot_duration_ms;
+    int64_t last_fork_us;        /* the stall of the last snapshot's fork, microseconds */
+    uint64_t snapshots;          /* completed since open */
+    uint64_t loaded_keys;        /* keys loaded at open */
+    int64_t load_ms;             /* time the load took */
+} mnemo_persist_info;
+
+/* Fills *out. Errors: MNEMO_EINVAL. */
+int mnemo_persist_info_get(mnemo_store *store, mnemo_persist_info *out);
+
+/*
+ * Checks the files of a persistence directory without opening a store: the manifest, the
+ * snapshot and every log segment, record by record. Reports through pc->log (file, offset,
+ * what is wrong). With `fix`, a damaged log is cut back to its last good record (everything
+ * after it is lost; the report says how many bytes). *summary (may be NULL) receives
+ * 0 (all good), 1 (a torn tail: start-up would truncate it), 2 (corruption).
+ * Returns MNEMO_OK (the check ran), MNEMO_EIO, MNEMO_EINVAL.
+ */
+int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary);
 
 #ifdef __cplusplus
 }

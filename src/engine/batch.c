@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/compress.h"
 #include "engine/store_int.h"
 #include "util/glob.h"
 #include "util/hash.h"
@@ -38,6 +39,8 @@ static void batch_release(batch *b)
 
 static void batch_unlock(mnemo_store *st, unsigned db, batch *b, int wrote)
 {
+    if (st->journal)
+        journal_unit_end(st->journal);
     for (size_t i = b->nlocked; i-- > 0;) {
         size_t idx = (size_t)db * st->nshards + b->locked[i];
         if (wrote)
@@ -45,6 +48,8 @@ static void batch_unlock(mnemo_store *st, unsigned db, batch *b, int wrote)
         store_unlock(st, idx);
     }
     batch_release(b);
+    if (st->journal)
+        journal_commit(st->journal);
 }
 
 /* Hashes the keys, validates them, and locks their shards in ascending order. */
@@ -82,10 +87,14 @@ static int batch_lock(mnemo_store *st, unsigned db, const void *keys, size_t str
         int rc = store_lock(st, (size_t)db * st->nshards + b->locked[i]);
         if (rc) {
             b->nlocked = i;
+            if (st->journal)
+                journal_unit_begin(st->journal); /* batch_unlock ends it */
             batch_unlock(st, db, b, 0);
             return rc;
         }
     }
+    if (st->journal)
+        journal_unit_begin(st->journal); /* the batch's changes: one log record */
     return MNEMO_OK;
 }
 
@@ -149,10 +158,11 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
     if (rc)
         return rc;
     op o = {st, db, 0, 0};
+    int compressed = 0;
     for (int stage = 0; stage < 2; stage++)
         for (size_t i = 0; i < n; i++)
             shard_prefetch(store_shard(st, db, b.h[i]), b.h[i], stage);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
@@ -160,15 +170,23 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
         if (!fn)
             continue;
         if (found) {
-            mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
-                             entry_expire_at(&l.e)};
+            /* Compressed values are decompressed, one at a time, into this thread's buffer. */
+            const uint8_t *p;
+            size_t len;
+            compressed |= l.e.flags & ENT_COMPRESSED;
+            if ((rc = entry_value(&l.e, &p, &len)))
+                break;
+            mnemo_item it = {l.e.key, l.e.klen, p, len, entry_version(&l.e),
+                             entry_expire_at(&l.e), l.e.vlen};
             fn(ctx, i, &it);
         } else {
             fn(ctx, i, NULL);
         }
     }
     batch_unlock(st, db, &b, 0);
-    return MNEMO_OK;
+    if (compressed)
+        compress_scratch_trim();
+    return rc;
 }
 
 struct mget_ctx {
@@ -375,6 +393,8 @@ int mnemo_delete_matching(mnemo_store *st, unsigned db, const char *pattern, siz
 {
     struct scan_ctx c = {pattern, pattern_len, SCAN_DELETE, NULL, NULL, 0};
     int rc = full_scan(st, db, &c);
+    if (st && st->journal)
+        journal_commit(st->journal);
     if (rc == MNEMO_OK && deleted)
         *deleted = c.n;
     return rc;

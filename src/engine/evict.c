@@ -48,16 +48,17 @@ static uint16_t ghost_fp(uint64_t h)
     return (uint16_t)((h >> 48) | 1); /* 0 marks an empty slot */
 }
 
-/* Sizes the ghost to remember about half as many keys as the shard holds (2 bytes a slot):
- * enough for keys evicted from the small queue to be recognised when they come back soon,
- * for ~1 byte per key. Keeps the old table unless the shard's size changed a lot. */
+/* Sizes the ghost to remember about a quarter as many keys as the shard holds (2 bytes a slot,
+ * ~0.5 byte a key): enough for keys evicted from the small queue to be recognised when they
+ * come back soon (bench/policy_sim: half as many slots as keys gained nothing over a quarter).
+ * Keeps the old table unless the shard's size changed a lot. */
 static void ghost_fit(shard *sh)
 {
     uint64_t keys = shard_keys(sh);
     if (sh->ghost && keys <= 2ull * sh->ghost_keys && keys * 4 >= sh->ghost_keys)
         return;
     uint32_t slots = 64;
-    while (slots < keys / 2 && slots < (1u << 28))
+    while (slots < keys / 4 && slots < (1u << 28))
         slots <<= 1;
     uint16_t *g = calloc(slots, sizeof(uint16_t));
     if (!g)

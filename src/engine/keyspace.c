@@ -14,22 +14,30 @@ static int lock2(mnemo_store *st, size_t a, size_t b)
 {
     size_t lo = a < b ? a : b, hi = a < b ? b : a;
     int rc = store_lock(st, lo);
+    if (rc == MNEMO_OK && lo == hi && st->journal)
+        journal_unit_begin(st->journal);
     if (rc || lo == hi)
         return rc;
     if ((rc = store_lock(st, hi)))
         store_unlock(st, lo);
+    else if (st->journal)
+        journal_unit_begin(st->journal); /* both keys' changes: one log record */
     return rc;
 }
 
 static void unlock2(mnemo_store *st, size_t a, size_t b)
 {
     size_t lo = a < b ? a : b, hi = a < b ? b : a;
+    if (st->journal)
+        journal_unit_end(st->journal);
     if (hi != lo) {
         shard_maintain_after_write(st, &st->shards[hi]);
         store_unlock(st, hi);
     }
     shard_maintain_after_write(st, &st->shards[lo]);
     store_unlock(st, lo);
+    if (st->journal)
+        journal_commit(st->journal);
 }
 
 /*
@@ -54,7 +62,9 @@ static int transfer(mnemo_store *st, unsigned db, const void *src, size_t slen, 
         return MNEMO_EEXISTS;
     /* ls's entry stays where it is while dst is written: the arena never moves live entries
      * outside compaction, and a table insert does not move other slots. */
-    vsrc v = {.p1 = ls.e.val, .n1 = ls.e.vlen};
+    /* The stored bytes as they are, compressed or not: no decompression, no recompression. */
+    vsrc v = {.p1 = ls.e.val, .n1 = ls.e.vlen,
+              .enc = (ls.e.flags & ENT_COMPRESSED) ? VSRC_LZ4 : VSRC_PLAIN};
     rc = shard_store(sd, &od, &ld, dst, dlen, hd, &v, entry_expire_at(&ls.e), NULL);
     if (rc == MNEMO_OK && remove_src)
         shard_remove(ss, &os, &ls, MNEMO_EVENT_DEL);
@@ -149,14 +159,19 @@ int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
         if ((rc = store_lock(st, idx)))
             break;
     }
-    if (rc == MNEMO_OK)
+    if (rc == MNEMO_OK) {
         for (size_t i = 0; i < n; i++) {
             shard_swap(&st->shards[lo * n + i], &st->shards[hi * n + i]);
             shard_sync_mem(st, &st->shards[lo * n + i]);
             shard_sync_mem(st, &st->shards[hi * n + i]);
         }
+        if (st->journal)
+            journal_swapdb(st->journal, lo, hi);
+    }
     while (locked-- > 0)
         store_unlock(st, (locked < n ? lo : hi) * n + locked % n);
+    if (st->journal)
+        journal_commit(st->journal);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/evict.h"
+#include "engine/compress.h"
 #include "engine/store_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -15,6 +16,8 @@ _Static_assert(offsetof(shard, ar) + sizeof(void *) <= 64,
 
 #define MIGRATE_PER_WRITE 32u  /* entries moved from old to tab per write */
 #define COMPACT_MIN_GARBAGE (32u * 1024)
+
+_Thread_local uint64_t shard_restore_version;
 
 int64_t op_now(op *o)
 {
@@ -44,6 +47,7 @@ void shard_clear(shard *sh)
     expheap_free(&sh->heap);
     sh->ttl_keys = 0;
     sh->ttl_sum = 0;
+    sh->comp_values = sh->comp_stored = sh->comp_orig = 0;
 }
 
 uint64_t shard_mem(const shard *sh)
@@ -91,6 +95,22 @@ static inline void ttl_track(shard *sh, int64_t old_at, int64_t new_at)
         sh->ttl_keys++;
         sh->ttl_sum += (uint64_t)new_at;
     }
+}
+
+/* Counts a compressed entry in (sign 1) or out of (sign -1) the shard's compression figures. */
+static __attribute__((noinline)) void comp_count(shard *sh, const entry *e, int sign)
+{
+    size_t orig = 0;
+    (void)compress_orig_len(e->val, e->vlen, &orig); /* a malformed header counts 0 */
+    sh->comp_values += (uint64_t)(int64_t)sign;
+    sh->comp_stored += (uint64_t)((int64_t)sign * e->vlen);
+    sh->comp_orig += (uint64_t)((int64_t)sign * (int64_t)orig);
+}
+
+static inline void comp_track(shard *sh, const entry *e, int sign)
+{
+    if (__builtin_expect(e->flags & ENT_COMPRESSED, 0))
+        comp_count(sh, e, sign);
 }
 
 /* ---- resizing ------------------------------------------------------------------------------ */
@@ -195,8 +215,9 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
         uint32_t ref = table_refs(t)[s];
         const uint8_t *b = arena_ptr(&sh->ar, ref);
         /* Cheap reject on the key length in the head byte before decoding the header. */
-        if (klen < ENT_KLEN_VAR && (b[0] & ENT_KLEN_MASK) != klen)
-            continue;
+        if (klen < ENT_KLEN_VAR && (b[0] & ENT_KLEN_MASK) != klen &&
+            (b[0] & ENT_KLEN_MASK) != ENT_KLEN_EXT)
+            continue; /* (an extension byte moves the length out of the head) */
         decode_ref(sh, ref, &l->e);
         if (l->e.klen == klen && (klen == 0 || memcmp(l->e.key, key, klen) == 0)) {
             l->t = t;
@@ -264,10 +285,19 @@ static void vsrc_copy(uint8_t *dst, const vsrc *v)
 int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t h,
                 const vsrc *v, int64_t expire_at, uint64_t *version)
 {
+    vsrc cv;
+    uint8_t vflags = 0;
+    if (v->enc != VSRC_PLAIN) { /* one branch for values decided plain (mnemo_set's small ones) */
+        if (v->enc == VSRC_AUTO && vsrc_len(v) >= store_compress_min(o->st) &&
+            compress_vsrc(v, &cv))
+            v = &cv;
+        vflags = v->enc == VSRC_LZ4 ? ENT_COMPRESSED : 0;
+    }
     size_t vlen = vsrc_len(v);
     int64_t old_at = l->t ? entry_expire_at(&l->e) : 0;
-    uint64_t ver = hlc_next(&o->st->hlc, op_now(o));
-    uint8_t flags = expire_at > 0 ? ENT_TTL : 0;
+    uint64_t ver = shard_restore_version ? shard_restore_version
+                                         : hlc_next(&o->st->hlc, op_now(o));
+    uint8_t flags = (uint8_t)((expire_at > 0 ? ENT_TTL : 0) | vflags);
     entry e;
     uint64_t vb = 0;
     int in_place = 0;
@@ -281,6 +311,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     }
     if (in_place) {
         /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
+        comp_track(sh, &l->e, -1);
         entry_init(l->e.base, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at,
                    &e);
         entry_set_freq(e.base, freq);
@@ -290,17 +321,34 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
         unsigned q = l->t ? arena_queue_of(&sh->ar, l->ref) : evict_admit_queue(o->st, sh, h);
         uint8_t *p = arena_alloc_entry(&sh->ar, q, (uint32_t)klen, (uint32_t)vlen, flags, ver,
                                        op_now(o), ARENA_NONE, &ref, &vb, &size);
-        if (!p)
+        if (!p) {
+            if (v == &cv)
+                compress_scratch_trim();
             return MNEMO_ENOMEM;
+        }
         entry_init(p, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at, &e);
         entry_set_freq(p, freq);
         vsrc_copy(e.val, v);
         if (l->t) {
+            comp_track(sh, &l->e, -1);
             table_refs(l->t)[l->slot] = ref;
             arena_release(&sh->ar, l->ref, l->e.size);
         } else {
             table_put(&sh->tab, l->insert, h, ref);
         }
+    }
+    if (o->st->journal) {
+        /* The log holds values as written (the on-disk format knows no compression): a
+         * compressed one is logged decompressed. */
+        const uint8_t *lv = e.val;
+        size_t ln = vlen;
+        if (!vflags || entry_value(&e, &lv, &ln) == MNEMO_OK)
+            journal_set(o->st->journal, o->db, key, klen, lv, ln, ver, expire_at);
+    }
+    if (vflags) {
+        comp_count(sh, &e, 1);
+        if (v == &cv)
+            compress_scratch_trim();
     }
     ttl_track(sh, old_at, expire_at);
     /* A failed push only delays active expiry of this key to the next heap rebuild. */
@@ -317,7 +365,10 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
 void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
 {
     store_event(o->st, ev, o->db, l->e.key, l->e.klen, entry_version(&l->e));
+    if (o->st->journal)
+        journal_del(o->st->journal, o->db, l->e.key, l->e.klen, ev == MNEMO_EVENT_DEL);
     ttl_track(sh, entry_expire_at(&l->e), 0);
+    comp_track(sh, &l->e, -1);
     table_remove(l->t, l->slot);
     arena_release(&sh->ar, l->ref, l->e.size);
     if (ev == MNEMO_EVENT_EXPIRE)
@@ -336,6 +387,8 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
         ttl_track(sh, entry_expire_at(old), at);
         entry_store64(old->exp, (uint64_t)at);
         (void)expheap_push(&sh->heap, at, h);
+        if (o->st->journal)
+            journal_expire(o->st->journal, o->db, old->key, old->klen, at);
         return MNEMO_OK;
     }
     if (at <= 0 && !old->exp)
@@ -358,6 +411,8 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     arena_release(&sh->ar, l->ref, old->size);
     if (at > 0)
         (void)expheap_push(&sh->heap, at, h);
+    if (o->st->journal)
+        journal_expire(o->st->journal, o->db, e.key, e.klen, at);
     l->t = NULL;
     return MNEMO_OK;
 }

@@ -37,6 +37,9 @@ typedef struct shard {
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
     __extension__ unsigned __int128 ttl_sum; /* sum of their deadlines (for the average TTL) */
     uint64_t gets, hits, misses, sets, deletes, expired, evicted;
+    /* Live values stored compressed (compress.h): how many, their stored bytes (entry.vlen) and
+     * their original bytes. */
+    uint64_t comp_values, comp_stored, comp_orig;
     uint16_t *ghost;     /* S3-FIFO's ghost queue: fingerprints of keys evicted from the small
                             queue, one per slot of a table indexed by hash; NULL when unused */
     uint32_t ghost_mask; /* slots - 1 */
@@ -55,6 +58,10 @@ typedef struct op {
     int notouch;     /* 1: lookups do not count as accesses (OBJECT, MEMORY USAGE, eviction) */
 } op;
 
+/* Nonzero on a thread that restores persisted entries (log replay, snapshot load):
+ * shard_store() writes this version instead of taking a fresh one from the clock. */
+extern _Thread_local uint64_t shard_restore_version;
+
 int64_t op_now(op *o);
 
 /* Where a key is (t != NULL) or, after a miss, where it would be inserted into sh->tab. */
@@ -66,8 +73,16 @@ typedef struct loc {
     uint32_t insert; /* slot in sh->tab, valid after a miss if shard_prepare_insert() ran */
 } loc;
 
+/* How shard_store() treats a vsrc's bytes (compress.h). */
+enum {
+    VSRC_AUTO = 0, /* a plain value: compressed if the store's settings say so */
+    VSRC_PLAIN,    /* a plain value, stored as it is (compression tried already, or a copy) */
+    VSRC_LZ4,      /* already the compressed stored form: stored with ENT_COMPRESSED */
+};
+
 /* A value assembled from up to three pieces and a run of zeros: p1 + zeros + p2 + p3.
- * `aliases_old` says some piece points into the entry being replaced (no in-place update). */
+ * `aliases_old` says some piece points into the entry being replaced (no in-place update).
+ * `enc` is a VSRC_* above. */
 typedef struct vsrc {
     const void *p1;
     size_t n1;
@@ -77,6 +92,7 @@ typedef struct vsrc {
     const void *p3;
     size_t n3;
     int aliases_old;
+    int enc;
 } vsrc;
 
 static inline size_t vsrc_len(const vsrc *v)
@@ -116,7 +132,9 @@ int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *
 
 /* Writes a new value for the key at *l (found or not) with a fresh version and the given
  * absolute expiration (0 = none); fires the set event; *version (may be NULL) receives the new
- * version. Returns MNEMO_OK or MNEMO_ENOMEM (nothing changed). *l is stale afterwards. */
+ * version. A VSRC_AUTO value of at least the store's compression threshold is compressed
+ * first when that pays (compress.h). Returns MNEMO_OK or MNEMO_ENOMEM (nothing changed). *l
+ * is stale afterwards. */
 int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t h,
                 const vsrc *v, int64_t expire_at, uint64_t *version);
 

@@ -14,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/compress.h"
 #include "engine/evict.h"
 #include "engine/store_int.h"
+#include "persist/persist.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/num.h"
@@ -43,6 +45,8 @@ void mnemo_config_init(mnemo_config *cfg)
     cfg->max_value_size = 512u << 20;
     cfg->background_thread = 1;
     cfg->hz = 10;
+    cfg->compression = 1;
+    cfg->compress_min = COMPRESS_MIN_DEFAULT;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     cfg->maxmemory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 1ull << 30;
     cfg->eviction_policy = MNEMO_POLICY_ALLKEYS_S3FIFO;
@@ -117,7 +121,7 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         cfg.min_ttl_ms < 0 || cfg.max_ttl_ms < 0 ||
         (cfg.max_ttl_ms && cfg.min_ttl_ms > cfg.max_ttl_ms) || cfg.hz < 1 || cfg.hz > 500 ||
         !mnemo_policy_name(cfg.eviction_policy) ||
-        !marks_ok(cfg.evict_high_pct, cfg.evict_low_pct))
+        !marks_ok(cfg.evict_high_pct, cfg.evict_low_pct) || cfg.compress_min < 1)
         return MNEMO_EINVAL;
     if (cfg.default_ttl_ms && ((cfg.min_ttl_ms && cfg.default_ttl_ms < cfg.min_ttl_ms) ||
                                (cfg.max_ttl_ms && cfg.default_ttl_ms > cfg.max_ttl_ms)))
@@ -158,7 +162,18 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
     set_high_mark(st);
     atomic_init(&st->hlc, 0);
     atomic_init(&st->closed, 0);
+    atomic_init(&st->compress_min, cfg.compression ? cfg.compress_min : SIZE_MAX);
     atomic_init(&st->maint_next, 0);
+    if (cfg.persist) {
+        int prc = persist_open(st);
+        if (prc != MNEMO_OK) {
+            for (size_t i = 0; i < n; i++)
+                shard_clear(&st->shards[i]); /* a load that failed half-way */
+            free(st->shards);
+            free(st);
+            return prc;
+        }
+    }
 
     pthread_mutex_init(&st->bg_lock, NULL);
     pthread_condattr_t ca;
@@ -200,6 +215,7 @@ int mnemo_store_close(mnemo_store *st)
         sh->closed = 1;
         mlock_unlock(&sh->lock);
     }
+    persist_close(st); /* every shard is closed: nothing appends any more */
     return MNEMO_OK;
 }
 
@@ -268,6 +284,15 @@ static int wake_if_over(mnemo_store *st)
     return MNEMO_OK;
 }
 
+/* After a change of the ceiling's settings: eviction may find something again, the high mark
+ * in bytes is republished, and the background thread is woken if the store is above it. */
+static int ceiling_changed(mnemo_store *st)
+{
+    atomic_store(&st->evict_failed_ms, 0);
+    set_high_mark(st);
+    return wake_if_over(st);
+}
+
 int mnemo_set_maxmemory(mnemo_store *st, uint64_t bytes)
 {
     if (!st)
@@ -275,9 +300,7 @@ int mnemo_set_maxmemory(mnemo_store *st, uint64_t bytes)
     if (atomic_load(&st->closed))
         return MNEMO_ECLOSED;
     atomic_store(&st->maxmemory, bytes);
-    atomic_store(&st->evict_failed_ms, 0);
-    set_high_mark(st);
-    return wake_if_over(st);
+    return ceiling_changed(st);
 }
 
 int mnemo_set_eviction_policy(mnemo_store *st, int policy)
@@ -287,8 +310,7 @@ int mnemo_set_eviction_policy(mnemo_store *st, int policy)
     if (atomic_load(&st->closed))
         return MNEMO_ECLOSED;
     atomic_store(&st->policy, policy);
-    atomic_store(&st->evict_failed_ms, 0);
-    return wake_if_over(st);
+    return ceiling_changed(st);
 }
 
 int mnemo_set_eviction_marks(mnemo_store *st, unsigned high_pct, unsigned low_pct)
@@ -299,8 +321,7 @@ int mnemo_set_eviction_marks(mnemo_store *st, unsigned high_pct, unsigned low_pc
         return MNEMO_ECLOSED;
     atomic_store(&st->evict_low_pct, low_pct);
     atomic_store(&st->evict_high_pct, high_pct);
-    set_high_mark(st);
-    return wake_if_over(st);
+    return ceiling_changed(st);
 }
 
 static void *background_main(void *arg)
@@ -354,6 +375,16 @@ uint64_t store_rand(void)
     s ^= s >> 7;
     s ^= s << 17;
     return s;
+}
+
+int mnemo_store_set_compression(mnemo_store *st, int on, size_t min_len)
+{
+    if (!st || min_len < 1)
+        return MNEMO_EINVAL;
+    if (atomic_load(&st->closed))
+        return MNEMO_ECLOSED;
+    atomic_store_explicit(&st->compress_min, on ? min_len : SIZE_MAX, memory_order_relaxed);
+    return MNEMO_OK;
 }
 
 /* ---- helpers for single-key operations ----------------------------------------------------- */
@@ -438,6 +469,20 @@ static int copy_value(const entry *e, const void *p, size_t len, mnemo_value *ou
     return MNEMO_OK;
 }
 
+/* Copies e's logical value (decompressed if need be) into *out. */
+static int copy_entry(const entry *e, mnemo_value *out)
+{
+    if (!(e->flags & ENT_COMPRESSED))
+        return copy_value(e, e->val, e->vlen, out);
+    const uint8_t *p;
+    size_t n;
+    int rc = entry_value(e, &p, &n);
+    if (rc == MNEMO_OK)
+        rc = copy_value(e, p, n, out);
+    compress_scratch_trim();
+    return rc;
+}
+
 /* Checks a relative TTL against the configured bounds. */
 static int ttl_ok(const mnemo_store *st, int64_t ttl)
 {
@@ -513,16 +558,20 @@ int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const 
     int64_t at;
     if ((rc = store_set_expiry(st, &o, opts, &at)) || (rc = evict_reserve(st)))
         return rc;
+    /* Compressed before the lock is taken, so that other callers do not wait for it. */
+    vsrc v = {.p1 = value, .n1 = vlen, .enc = VSRC_PLAIN};
+    if (vlen >= store_compress_min(st))
+        (void)compress_vsrc(&v, &v);
     shard *sh;
     if ((rc = lock_shard(st, db, h, &sh)))
-        return rc;
+        goto out_unlocked;
     if ((rc = shard_prepare_insert(sh))) {
         unlock_shard(st, sh);
-        return rc;
+        goto out_unlocked;
     }
     loc l;
     int found = shard_find(sh, &o, key, klen, h, &l);
-    if (old && (f & MNEMO_SET_GET) && found && (rc = copy_value(&l.e, l.e.val, l.e.vlen, old)))
+    if (old && (f & MNEMO_SET_GET) && found && (rc = copy_entry(&l.e, old)))
         goto out;
     if ((f & MNEMO_SET_NX) && found)
         rc = MNEMO_EEXISTS;
@@ -542,10 +591,28 @@ int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const 
             *version_out = hlc_next(&st->hlc, op_now(&o));
         goto out;
     }
-    vsrc v = {.p1 = value, .n1 = vlen};
     rc = shard_store(sh, &o, &l, key, klen, h, &v, at, version_out);
 out:
     unlock_after_write(st, sh);
+    if (st->journal)
+        journal_commit(st->journal);
+out_unlocked:
+    if (v.enc == VSRC_LZ4)
+        compress_scratch_trim();
+    return rc;
+}
+
+/* mnemo_get_with() of a compressed value: fn sees it decompressed, in this thread's buffer. */
+static int read_compressed(const entry *e, mnemo_read_fn fn, void *ctx)
+{
+    const uint8_t *p;
+    size_t n;
+    int rc = entry_value(e, &p, &n);
+    if (rc == MNEMO_OK) {
+        mnemo_item it = {e->key, e->klen, p, n, entry_version(e), entry_expire_at(e), e->vlen};
+        fn(ctx, &it);
+    }
+    compress_scratch_trim();
     return rc;
 }
 
@@ -563,13 +630,18 @@ int mnemo_get_with(mnemo_store *st, unsigned db, const void *key, size_t klen, m
     loc l;
     int found = shard_find(sh, &o, key, klen, h, &l);
     shard_count_read(sh, found);
+    rc = found ? MNEMO_OK : MNEMO_ENOTFOUND;
     if (found && fn) {
-        mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
-                         entry_expire_at(&l.e)};
-        fn(ctx, &it);
+        if (!(l.e.flags & ENT_COMPRESSED)) {
+            mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
+                             entry_expire_at(&l.e), l.e.vlen};
+            fn(ctx, &it);
+        } else {
+            rc = read_compressed(&l.e, fn, ctx);
+        }
     }
     unlock_shard(st, sh);
-    return found ? MNEMO_OK : MNEMO_ENOTFOUND;
+    return rc;
 }
 
 static void copy_item(void *ctx, const mnemo_item *it)
@@ -636,6 +708,11 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
         unlock_shard(st, sh); /* garbage a lazy expiry left is compacted by the next write */
     else
         unlock_after_write(st, sh);
+    /* l.e is the lookup's copy of the header, still readable after fn changed the entry. */
+    if (found && (l.e.flags & ENT_COMPRESSED))
+        compress_scratch_trim();
+    if (st->journal)
+        journal_commit(st->journal);
     return rc;
 }
 
@@ -653,7 +730,7 @@ static int del_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
     if (a->check_version && entry_version(&l->e) != a->version)
         return MNEMO_EVERSION;
     if (a->out) {
-        int rc = copy_value(&l->e, l->e.val, l->e.vlen, a->out);
+        int rc = copy_entry(&l->e, a->out);
         if (rc)
             return rc;
     }
@@ -783,7 +860,7 @@ static int getex_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
     if (!found)
         return MNEMO_ENOTFOUND;
     if (a->out) {
-        int rc = copy_value(&l->e, l->e.val, l->e.vlen, a->out);
+        int rc = copy_entry(&l->e, a->out);
         if (rc)
             return rc;
     }
@@ -849,8 +926,15 @@ static int incr_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct edit_arg *a = arg;
     int64_t cur = 0;
-    if (found && !num_parse_i64((const char *)l->e.val, l->e.vlen, &cur))
-        return MNEMO_ENOTINT;
+    if (found) {
+        const uint8_t *p;
+        size_t n;
+        int rc = entry_value(&l->e, &p, &n);
+        if (rc)
+            return rc;
+        if (!num_parse_i64((const char *)p, n, &cur))
+            return MNEMO_ENOTINT;
+    }
     if ((a->delta > 0 && cur > INT64_MAX - a->delta) ||
         (a->delta < 0 && cur < INT64_MIN - a->delta))
         return MNEMO_EOVERFLOW;
@@ -874,8 +958,15 @@ static int incr_float_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *
 {
     struct edit_arg *a = arg;
     long double cur = 0;
-    if (found && !num_parse_ld((const char *)l->e.val, l->e.vlen, &cur))
-        return MNEMO_ENOTFLOAT;
+    if (found) {
+        const uint8_t *p;
+        size_t n;
+        int rc = entry_value(&l->e, &p, &n);
+        if (rc)
+            return rc;
+        if (!num_parse_ld((const char *)p, n, &cur))
+            return MNEMO_ENOTFLOAT;
+    }
     long double r = cur + a->fdelta;
     if (isnan(r) || isinf(r))
         return MNEMO_ENOTFINITE;
@@ -907,12 +998,17 @@ int mnemo_incr_float(mnemo_store *st, unsigned db, const void *key, size_t klen,
 static int append_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct edit_arg *a = arg;
-    size_t cur = found ? l->e.vlen : 0;
+    const uint8_t *old = NULL;
+    size_t cur = 0;
+    int rc;
+    if (found && (rc = entry_value_len(&l->e, &cur)))
+        return rc;
     if (a->dlen > o->st->cfg.max_value_size - cur)
         return MNEMO_ETOOBIG;
+    if (found && (rc = entry_value(&l->e, &old, &cur)))
+        return rc;
     a->newlen = cur + a->dlen;
-    vsrc v = {.p1 = found ? l->e.val : NULL, .n1 = cur, .p2 = a->data, .n2 = a->dlen,
-              .aliases_old = 1};
+    vsrc v = {.p1 = old, .n1 = cur, .p2 = a->data, .n2 = a->dlen, .aliases_old = 1};
     return store_keep_ttl(sh, o, l, found, h, a, &v);
 }
 
@@ -932,8 +1028,10 @@ static int strlen_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct edit_arg *a = arg;
     shard_count_read(sh, found);
-    a->newlen = found ? l->e.vlen : 0;
-    return found ? MNEMO_OK : MNEMO_ENOTFOUND;
+    a->newlen = 0;
+    if (!found)
+        return MNEMO_ENOTFOUND;
+    return entry_value_len(&l->e, &a->newlen); /* the original length: no decompression */
 }
 
 int mnemo_strlen(mnemo_store *st, unsigned db, const void *key, size_t klen, size_t *len)
@@ -956,7 +1054,11 @@ static int getrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *ar
     shard_count_read(sh, found);
     if (!found)
         return MNEMO_ENOTFOUND;
-    int64_t len = l->e.vlen, s = a->start, e = a->end;
+    size_t vlen;
+    int rc = entry_value_len(&l->e, &vlen);
+    if (rc)
+        return rc;
+    int64_t len = (int64_t)vlen, s = a->start, e = a->end;
     /* Redis's GETRANGE index rules. */
     if (s < 0 && e < 0 && s > e)
         return copy_value(&l->e, l->e.val, 0, a->out);
@@ -972,7 +1074,11 @@ static int getrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *ar
         e = len - 1;
     if (len == 0 || s > e)
         return copy_value(&l->e, l->e.val, 0, a->out);
-    return copy_value(&l->e, l->e.val + s, (size_t)(e - s + 1), a->out);
+    /* A compressed value is decoded only up to the range's end. */
+    const uint8_t *p;
+    if ((rc = entry_value_prefix(&l->e, (size_t)e + 1, &p, &vlen)))
+        return rc;
+    return copy_value(&l->e, p + s, (size_t)(e - s + 1), a->out);
 }
 
 int mnemo_getrange(mnemo_store *st, unsigned db, const void *key, size_t klen, int64_t start,
@@ -986,7 +1092,11 @@ int mnemo_getrange(mnemo_store *st, unsigned db, const void *key, size_t klen, i
 static int setrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *arg)
 {
     struct edit_arg *a = arg;
-    size_t cur = found ? l->e.vlen : 0;
+    const uint8_t *old = NULL;
+    size_t cur = 0;
+    int rc;
+    if (found && (rc = entry_value_len(&l->e, &cur)))
+        return rc;
     if (a->dlen == 0) {
         a->newlen = cur;
         return MNEMO_OK;
@@ -994,15 +1104,17 @@ static int setrange_fn(shard *sh, op *o, loc *l, int found, uint64_t h, void *ar
     if (a->offset > o->st->cfg.max_value_size ||
         a->dlen > o->st->cfg.max_value_size - a->offset)
         return MNEMO_ETOOBIG;
+    if (found && (rc = entry_value(&l->e, &old, &cur)))
+        return rc;
     size_t end = a->offset + a->dlen;
     vsrc v = {.aliases_old = 1};
-    v.p1 = found ? l->e.val : NULL;
+    v.p1 = old;
     v.n1 = cur < a->offset ? cur : a->offset;
     v.zeros = a->offset > cur ? a->offset - cur : 0;
     v.p2 = a->data;
     v.n2 = a->dlen;
     if (end < cur) {
-        v.p3 = l->e.val + end;
+        v.p3 = old + end;
         v.n3 = cur - end;
     }
     a->newlen = vsrc_len(&v);
@@ -1069,10 +1181,33 @@ int mnemo_key_meta_get(mnemo_store *st, unsigned db, const void *key, size_t kle
 
 /* ---- databases and statistics -------------------------------------------------------------- */
 
+/* With a log, the flush is one change: every shard of the range is locked first, so no
+ * write can land between the log's FLUSH record and the clearing of its shard. */
+static int flush_logged(mnemo_store *st, size_t first, size_t n)
+{
+    size_t locked = 0;
+    int rc = MNEMO_OK;
+    for (; locked < n && rc == MNEMO_OK; locked++)
+        if ((rc = store_lock(st, first + locked)) != MNEMO_OK)
+            break;
+    if (rc == MNEMO_OK) {
+        for (size_t i = first; i < first + n; i++)
+            shard_clear(&st->shards[i]);
+        journal_flush(st->journal, n == (size_t)st->cfg.databases * st->nshards,
+                      (unsigned)(first / st->nshards));
+    }
+    while (locked-- > 0)
+        store_unlock(st, first + locked);
+    journal_commit(st->journal);
+    return rc;
+}
+
 static int flush_range(mnemo_store *st, size_t first, size_t n)
 {
     if (!st)
         return MNEMO_EINVAL;
+    if (st->journal)
+        return flush_logged(st, first, n);
     for (size_t i = first; i < first + n; i++) {
         int rc = store_lock(st, i);
         if (rc)
@@ -1165,6 +1300,9 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
         out->deletes += sh->deletes;
         out->expired += sh->expired;
         out->evicted += sh->evicted;
+        out->compressed_values += sh->comp_values;
+        out->compressed_bytes += sh->comp_stored;
+        out->compressed_original_bytes += sh->comp_orig;
         store_unlock(st, i);
     }
     if (out->hits + out->misses)
@@ -1172,6 +1310,9 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
     out->memory_used += malloc_usable_size(st->db_mem);
     out->maxmemory = atomic_load(&st->maxmemory);
     out->eviction_policy = atomic_load(&st->policy);
+    if (out->compressed_bytes)
+        out->compression_ratio =
+            (double)out->compressed_original_bytes / (double)out->compressed_bytes;
     return MNEMO_OK;
 }
 

@@ -9,9 +9,13 @@
 
 #include "engine/shard.h"
 #include "mnemo.h"
+#include "persist/journal.h"
 
 struct mnemo_store {
     mnemo_config cfg;       /* immutable after open */
+    /* Smallest value length compressed, SIZE_MAX when compression is off: read (relaxed) by
+     * every write, changed by mnemo_store_set_compression(). */
+    _Atomic size_t compress_min;
     uint32_t nshards;       /* per database, a power of two */
     uint32_t shard_mask;
     shard *shards;          /* databases * nshards, database-major */
@@ -37,6 +41,11 @@ struct mnemo_store {
     _Atomic uint64_t evict_high;             /* bytes: the high-water mark, UINT64_MAX if none */
     _Atomic int policy;                      /* mnemo_policy */
     _Atomic unsigned evict_high_pct, evict_low_pct;
+    /* Persistence (src/persist/): NULL when the store is in memory only, so the change feed
+     * costs one predictable branch per change. Set before the store is handed out, cleared
+     * after every shard is closed. */
+    struct journal *journal;
+    struct persist *persist;
 };
 
 int evict_reserve_slow(mnemo_store *st, uint64_t used);
@@ -56,6 +65,13 @@ static inline int evict_reserve(mnemo_store *st)
     if (__builtin_expect(used <= atomic_load_explicit(&st->evict_high, memory_order_relaxed), 1))
         return MNEMO_OK;
     return evict_reserve_slow(st, used);
+}
+
+/* The compression threshold in force: values at least this long are compressed when it pays
+ * (compress.h); SIZE_MAX when compression is off. */
+static inline size_t store_compress_min(const mnemo_store *st)
+{
+    return atomic_load_explicit(&((mnemo_store *)st)->compress_min, memory_order_relaxed);
 }
 
 /* The transaction running on this thread, if any (txn.c). */

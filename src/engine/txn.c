@@ -87,6 +87,8 @@ int mnemo_txn_begin(mnemo_store *st, const mnemo_txn_key *keys, size_t n, int wh
         }
     }
     store_txn = t;
+    if (st->journal)
+        journal_unit_begin(st->journal); /* the transaction's changes: one log record */
     *out = t;
     return MNEMO_OK;
 }
@@ -95,6 +97,9 @@ void mnemo_txn_end(mnemo_txn *t)
 {
     if (!t)
         return;
+    mnemo_store *st = t->st;
+    if (st->journal)
+        journal_unit_end(st->journal);
     for (size_t i = t->n; i-- > 0;)
         shard_maintain_after_write(t->st, &t->st->shards[t->whole ? i : t->idx[i]]);
     unlock_held(t, t->n);
@@ -102,4 +107,6 @@ void mnemo_txn_end(mnemo_txn *t)
         store_txn = NULL;
     free(t->idx);
     free(t);
+    if (st->journal)
+        journal_commit(st->journal);
 }

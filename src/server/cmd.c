@@ -29,7 +29,7 @@ static size_t ncommands;
 static const command *const tables[] = {
     cmd_string_table, cmd_keys_table,    cmd_server_table,  cmd_conn_table,
     cmd_txn_table,    cmd_mnemo_table,   cmd_command_table, cmd_pubsub_table,
-    cmd_slowlog_table, cmd_introspect_table};
+    cmd_slowlog_table, cmd_introspect_table, cmd_persist_table};
 
 static uint32_t name_hash(const char *s, size_t n)
 {

@@ -100,5 +100,6 @@ extern const command cmd_command_table[];
 extern const command cmd_pubsub_table[];
 extern const command cmd_slowlog_table[];
 extern const command cmd_introspect_table[];
+extern const command cmd_persist_table[];
 
 #endif

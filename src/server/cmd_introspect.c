@@ -25,6 +25,7 @@
 typedef struct obj_info {
     int found;
     size_t len;
+    size_t stored; /* bytes in the store: len, or fewer when kept compressed */
     int is_int;
     long long ival;
 } obj_info;
@@ -35,6 +36,7 @@ static void info_cb(void *ctx, const mnemo_item *it)
     long long v;
     oi->found = 1;
     oi->len = it->value_len;
+    oi->stored = it->stored_len;
     oi->is_int = it->value_len <= 20 && resp_string2ll(it->value, it->value_len, &v);
     oi->ival = oi->is_int ? v : 0;
 }
@@ -142,9 +144,10 @@ static void cmd_object_help(conn *c, int argc, resp_arg *argv)
         reply_simple(c, lines[i]);
 }
 
-/* Length of Redis's RDB encoding of the value without LZF compression: an integer that fits
- * 8/16/32 bits takes 2/3/5 bytes, anything else a length prefix (1, 2 or 5 bytes) plus the
- * bytes. An estimate for DEBUG OBJECT's serializedlength. */
+/* Length of Redis's RDB encoding of the value: an integer that fits 8/16/32 bits takes 2/3/5
+ * bytes, anything else a length prefix (1, 2 or 5 bytes) plus the bytes, which are the stored
+ * (LZ4) bytes for a value the store keeps compressed, as Redis counts its LZF-compressed
+ * strings. An estimate for DEBUG OBJECT's serializedlength. */
 static size_t serialized_len(const obj_info *oi)
 {
     if (oi->is_int) {
@@ -155,8 +158,9 @@ static size_t serialized_len(const obj_info *oi)
         if (oi->ival >= -2147483648LL && oi->ival <= 2147483647LL)
             return 5;
     }
-    size_t prefix = oi->len < 64 ? 1 : oi->len < 16384 ? 2 : 5;
-    return prefix + oi->len;
+    size_t n = oi->stored < oi->len ? oi->stored : oi->len;
+    size_t prefix = n < 64 ? 1 : n < 16384 ? 2 : 5;
+    return prefix + n;
 }
 
 void introspect_debug_object(conn *c, int argc, resp_arg *argv)

@@ -21,6 +21,7 @@
 #include "server/pubsub.h"
 #include "server/reply.h"
 #include "server/server.h"
+#include "server/srv_persist.h"
 #include "server/worker.h"
 
 #define ST g_srv.store
@@ -181,12 +182,23 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   "used_memory_rss_human:%s\r\nused_memory_dataset:%llu\r\n"
                   "maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
                   "maxmemory_high_watermark:%lld\r\nmaxmemory_low_watermark:%lld\r\n"
-                  "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
+                  "mem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n"
+                  "compressed_values:%llu\r\ncompressed_bytes:%llu\r\n"
+                  "compressed_original_bytes:%llu\r\ncompression_ratio:%.2f\r\n",
                   (unsigned long long)st.memory_used, h1, (unsigned long long)rss, h2,
                   (unsigned long long)st.data_bytes, (unsigned long long)st.maxmemory, h3,
                   mnemo_policy_name(st.eviction_policy), CFG(maxmemory_high_pct),
                   CFG(maxmemory_low_pct),
-                  st.memory_used ? (double)rss / (double)st.memory_used : 0.0);
+                  st.memory_used ? (double)rss / (double)st.memory_used : 0.0,
+                  (unsigned long long)st.compressed_values,
+                  (unsigned long long)st.compressed_bytes,
+                  (unsigned long long)st.compressed_original_bytes, st.compression_ratio);
+    }
+    if (want_section(argc, argv, "persistence", 1)) {
+        char pbuf[4096];
+        size_t pn = srv_persist_info(pbuf, sizeof(pbuf));
+        SECTION("Persistence");
+        sb_printf(&b, "%.*s", (int)pn, pbuf);
     }
     if (want_section(argc, argv, "stats", 1)) {
         uint64_t cmds, in, out;
@@ -391,6 +403,12 @@ static void cmd_shutdown(conn *c, int argc, resp_arg *argv)
             reply_err(c, ERR_SYNTAX);
             return;
         }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (arg_eq(&argv[i], "SAVE"))
+            atomic_store(&g_srv.shutdown_save, 1);
+        else if (arg_eq(&argv[i], "NOSAVE"))
+            atomic_store(&g_srv.shutdown_save, -1);
     }
     log_warning("User requested shutdown...");
     c->flags |= CONN_CLOSE_AFTER_REPLY;

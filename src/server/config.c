@@ -18,6 +18,7 @@
 
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/srv_persist.h"
 #include "server/slowlog.h"
 #include "mnemo.h"
 #include "util/glob.h"
@@ -30,7 +31,7 @@ static _Atomic int auth_required;
 
 enum {
     T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED, T_NOTIFY,
-    T_POLICY
+    T_POLICY, T_FSYNC, T_SAVE
 };
 
 typedef struct cfg_def {
@@ -84,10 +85,25 @@ static const cfg_def defs[] = {
      "% of maxmemory where background eviction starts"},
     {"maxmemory-low-watermark", T_INT, 1, 1, 100, N(maxmemory_low_pct), "80",
      "% of maxmemory background eviction goes down to"},
-    {"save", T_FIXED, 1, 0, 0, NULL, NULL, "",
-     "snapshots: only \"\" (off) until the server has persistence"},
-    {"appendonly", T_FIXED, 1, 0, 0, NULL, NULL, "no",
-     "append-only log: only no until the server has persistence"},
+    {"compression", T_BOOL, 1, 0, 1, N(compression), "yes",
+     "store values LZ4-compressed when that saves 1/8 or more"},
+    {"compression-threshold", T_SIZE, 1, 1, 2147483647LL, N(compression_threshold), "64",
+     "smallest value length (bytes) that is compressed"},
+    {"appendonly", T_BOOL, 0, 0, 1, N(appendonly), "no",
+     "persistence: the append-only log, snapshots and recovery at start"},
+    {"appendfsync", T_FSYNC, 1, 0, 2, N(appendfsync), "everysec",
+     "when the log reaches the disk: always, everysec, no"},
+    {"save", T_SAVE, 1, 0, 0, S(save), "",
+     "snapshot schedule: <seconds> <changes> pairs (\"\": none); enables persistence"},
+    {"appendfilename", T_STRING, 0, 0, 0, S(appendfilename), "appendonly.aof",
+     "base name of the persistence files"},
+    {"appenddirname", T_STRING, 0, 0, 0, S(appenddirname), "appendonlydir",
+     "directory of the persistence files, inside dir"},
+    {"auto-aof-rewrite-percentage", T_INT, 0, 0, INT_MAX, N(auto_aof_rewrite_percentage), "100",
+     "snapshot and start a new log when the log grew this much over the last snapshot (0: "
+     "never)"},
+    {"auto-aof-rewrite-min-size", T_SIZE, 0, 0, LLONG_MAX, N(auto_aof_rewrite_min_size), "64mb",
+     "... and is at least this big"},
     {"notify-keyspace-events", T_NOTIFY, 1, 0, 0, NULL, NULL, "\"\"",
      "keyspace notification classes, Redis's letters (\"\": off)"},
     {"slowlog-log-slower-than", T_INT, 1, -1, LLONG_MAX, &slowlog_log_slower_than, NULL,
@@ -231,6 +247,21 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
                  d->def);
         return -1;
     }
+    if (d->type == T_SAVE) {
+        /* "save 900 1 300 10" in a file, "save '900 1 300 10'" or "save ''" anywhere. */
+        char joined[1024] = "", norm[1024];
+        size_t len = 0;
+        for (int i = 0; i < n && len < sizeof(joined) - 1; i++)
+            len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s", i ? " " : "",
+                                    v[i]);
+        if (!srv_persist_parse_save(joined, NULL, 0, norm, sizeof(norm))) {
+            snprintf(err, errlen, "Invalid save parameters");
+            return -1;
+        }
+        if (!check)
+            set_string(d->str, norm);
+        return 0;
+    }
     if (d->type == T_WORDS) {
         /* Words joined by single spaces; at least one. */
         size_t len = 0;
@@ -264,6 +295,20 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
         if (!check)
             set_string(d->str, v[0]);
         return 0;
+    case T_FSYNC: {
+        static const char *modes[] = {"no", "everysec", "always"};
+        for (int i = 0; i < 3; i++) {
+            if (strcasecmp(v[0], modes[i]) == 0) {
+                if (!check) {
+                    atomic_store(d->num, i);
+                    srv_persist_fsync_changed();
+                }
+                return 0;
+            }
+        }
+        snprintf(err, errlen, "argument(s) must be one of the following: always, everysec, no");
+        return -1;
+    }
     case T_NOTIFY: {
         int fl;
         if (!notify_parse(v[0], &fl)) {
@@ -310,9 +355,7 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
         }
-        if (!check)
-            atomic_store(d->num, x);
-        return 0;
+        goto store;
     case T_OCTAL: {
         char *end;
         errno = 0;
@@ -368,6 +411,14 @@ static void format_value(const cfg_def *d, char *buf, size_t cap)
         return;
     case T_FIXED:
         snprintf(buf, cap, "%s", d->def);
+        return;
+    case T_FSYNC: {
+        static const char *modes[] = {"no", "everysec", "always"};
+        snprintf(buf, cap, "%s", modes[atomic_load(d->num) % 3]);
+        return;
+    }
+    case T_SAVE:
+        config_get_string(d->str, buf, cap);
         return;
     case T_NOTIFY:
         notify_format(atomic_load(&notify_flags), buf, cap);
@@ -458,7 +509,8 @@ static void file_value(const cfg_def *d, char *buf, size_t cap, int want_default
     } else {
         snprintf(tmp, sizeof(tmp), "%s", d->def);
     }
-    if (d->type == T_STRING || d->type == T_NOTIFY || (d->type == T_FIXED && !tmp[0]))
+    if (d->type == T_STRING || d->type == T_NOTIFY || (d->type == T_FIXED && !tmp[0]) ||
+        (d->type == T_SAVE && !tmp[0]))
         quote_value(tmp, buf, cap);
     else
         snprintf(buf, cap, "%s", tmp);
@@ -650,7 +702,7 @@ void config_init(void)
         int n = config_split(def, &w);
         if (n < 0)
             abort();
-        if (defs[i].type == T_STRING && n == 0)
+        if ((defs[i].type == T_STRING || defs[i].type == T_SAVE) && n == 0)
             set_string(defs[i].str, "");
         else if (config_set(defs[i].name, n, (const char **)w, CONFIG_STARTUP, err, sizeof(err)) != 0)
             abort();

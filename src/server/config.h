@@ -46,6 +46,12 @@ typedef struct srv_config {
     _Atomic long long maxmemory_policy;     /* mnemo_policy */
     _Atomic long long maxmemory_high_pct;   /* maxmemory-high-watermark */
     _Atomic long long maxmemory_low_pct;    /* maxmemory-low-watermark */
+    _Atomic long long compression;           /* 1: LZ4 for values of compression_threshold+ */
+    _Atomic long long compression_threshold; /* bytes */
+    _Atomic long long appendonly;                 /* persistence on (srv_persist.h) */
+    _Atomic long long appendfsync;                /* mnemo_fsync */
+    _Atomic long long auto_aof_rewrite_percentage;
+    _Atomic long long auto_aof_rewrite_min_size;
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;
@@ -54,6 +60,9 @@ typedef struct srv_config {
     char *requirepass;
     char *dir;
     char *pidfile;
+    char *save;           /* snapshot schedule: "seconds changes ..." pairs, "" = none */
+    char *appendfilename; /* base name of the persistence files */
+    char *appenddirname;  /* their directory, inside dir */
     char *config_file; /* absolute path of the file loaded, "" if none */
 } srv_config;
 

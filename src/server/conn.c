@@ -35,6 +35,7 @@
 #include "server/reply.h"
 #include "server/server.h"
 #include "server/slowlog.h"
+#include "server/srv_persist.h"
 #include "server/worker.h"
 
 #define QBUF_MIN ((size_t)16 * 1024)
@@ -146,6 +147,7 @@ void conn_close(conn *c, const char *why)
         c->next->prev = c->prev;
     WSTAT_ADD(w->nconns, -1);
     pubsub_conn_closed(c);
+    srv_persist_conn_closed(c);
 
     pthread_mutex_lock(&g_srv.clients_lock);
     if (c->rprev)
@@ -249,10 +251,11 @@ int conn_flush(conn *c)
 {
     if (c->flags & CONN_CLOSED)
         return -1;
-    if (c->osent < c->out.len)
+    size_t lim = conn_sendable_end(c);
+    if (c->osent < lim)
         atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
-    while (c->osent < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->osent, c->out.len - c->osent, MSG_NOSIGNAL);
+    while (c->osent < lim) {
+        ssize_t n = send(c->fd, c->out.data + c->osent, lim - c->osent, MSG_NOSIGNAL);
         if (n > 0) {
             c->osent += (size_t)n;
             WSTAT_ADD(c->w->net_out, (uint64_t)n);
@@ -264,6 +267,9 @@ int conn_flush(conn *c)
             /* Give back the sent prefix once it dominates the buffer. */
             if (c->osent >= ((size_t)64 << 10) && c->osent * 2 >= c->out.len) {
                 resp_buf_consume(&c->out, c->osent);
+                c->rel_off -= c->nholds ? c->osent : 0;
+                for (int i = 0; i < c->nholds; i++)
+                    c->hold_end[i] -= c->osent;
                 c->osent = 0;
             }
             set_events(c, 1);
@@ -273,8 +279,17 @@ int conn_flush(conn *c)
         conn_close(c, "write error");
         return -1;
     }
+    if (c->osent < c->out.len) {
+        /* The rest waits for the log to be durable; the release flushes it. */
+        set_events(c, 0);
+        atomic_store_explicit(&c->pub_omem, conn_pending_out(c), memory_order_relaxed);
+        return 0;
+    }
     c->out.len = 0;
     c->osent = 0;
+    c->rel_off = 0;
+    for (int i = 0; i < c->nholds; i++)
+        c->hold_end[i] = 0;
     c->obl_soft_since = 0;
     if (c->out.cap > OUT_KEEP)
         resp_buf_free(&c->out);
@@ -429,6 +444,8 @@ void conn_on_readable(conn *c)
         c->qcap = 0;
     }
     atomic_store_explicit(&c->pub_qbuf, c->qlen - c->qpos, memory_order_relaxed);
+    if (srv_persist_on)
+        srv_persist_after_read(c);
     if (conn_pending_out(c) > 0 || (c->flags & CONN_CLOSE_AFTER_REPLY))
         conn_flush_later(c);
 }

@@ -97,6 +97,15 @@ typedef struct conn {
     /* pub/sub: NULL until the first (P)SUBSCRIBE (pubsub.h) */
     struct psub *ps;
 
+    /* persistence under appendfsync always (srv_persist.h): output from rel_off on waits
+     * until the log is durable up to hold_lsn[0] (then up to hold_end[0] may go), ... */
+    int nholds;
+    uint64_t hold_lsn[2];
+    size_t hold_end[2];
+    size_t rel_off;
+    struct conn *hprev, *hnext; /* the worker's held list */
+    int held;
+
     /* shared with other threads (CLIENT LIST / KILL, INFO): constant after creation, atomics,
      * or guarded by clients_lock */
     char addr[64], laddr[64];
@@ -145,6 +154,12 @@ int conn_check_obl(conn *c, int64_t now_ms);
 /* Gives back the buffers of a connection idle for 2 seconds or more with nothing pending
  * (as Redis's clientsCron does), so that many idle clients cost little memory. */
 void conn_trim_idle(conn *c, int64_t now_ms);
+
+/* Bytes of output that may be sent now (replies waiting for the log are not). */
+static inline size_t conn_sendable_end(const conn *c)
+{
+    return c->nholds ? c->rel_off : c->out.len;
+}
 
 /* Bytes of output waiting to be sent. */
 static inline size_t conn_pending_out(const conn *c)

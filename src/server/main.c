@@ -29,6 +29,7 @@
 #include "server/notify.h"
 #include "server/pubsub.h"
 #include "server/server.h"
+#include "server/srv_persist.h"
 #include "server/worker.h"
 
 server g_srv;
@@ -117,6 +118,10 @@ static int apply_setting(const char *name, char *err, size_t errlen)
             return -1;
         }
         rc = mnemo_set_eviction_marks(st, (unsigned)hi, (unsigned)lo);
+    } else if (strcasecmp(name, "compression") == 0 ||
+               strcasecmp(name, "compression-threshold") == 0) {
+        rc = mnemo_store_set_compression(st, CFG(compression) != 0,
+                                         (size_t)CFG(compression_threshold));
     }
     if (rc != MNEMO_OK) {
         snprintf(err, errlen, "%s", mnemo_strerror(rc));
@@ -195,13 +200,23 @@ int main(int argc, char **argv)
                     "(%u)", mc.evict_low_pct, mc.evict_high_pct);
         return 1;
     }
+    mc.compression = CFG(compression) != 0;
+    mc.compress_min = (size_t)CFG(compression_threshold);
     /* Keyspace notifications: expired/evicted come from the hook; deletes are captured only
      * while DEL asks (notify.h). With notifications off the hook returns after one load. */
     mc.hook = notify_hook;
     mc.hook_events = MNEMO_EVENT_EXPIRE | MNEMO_EVENT_EVICT | MNEMO_EVENT_DEL;
+    srv_persist_configure(&mc);
+    if (srv_persist_on)
+        log_notice("Persistence on: loading %s/%s (appendfsync %s)", mc.persist->dir,
+                   mc.persist->name, mc.persist->fsync == MNEMO_FSYNC_ALWAYS ? "always"
+                   : mc.persist->fsync == MNEMO_FSYNC_EVERYSEC ? "everysec" : "no");
     int rc = mnemo_store_open(&mc, &g_srv.store);
     if (rc != MNEMO_OK) {
         log_warning("Can't open the store: %s", mnemo_strerror(rc));
+        if (rc == MNEMO_ECORRUPT)
+            log_warning("Fatal error loading the persistence files: exiting. Inspect them "
+                        "with mnemo-check, repair with mnemo-check --fix.");
         return 1;
     }
     g_srv.databases = mc.databases;
@@ -248,8 +263,9 @@ int main(int argc, char **argv)
         break;
     }
     workers_stop();
+    srv_persist_shutdown();
+    mnemo_store_close(g_srv.store); /* writes and syncs the log (its callback sees workers) */
     workers_free();
-    mnemo_store_close(g_srv.store);
     pubsub_free();
     mnemo_store_free(g_srv.store);
     if (path[0])

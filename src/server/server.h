@@ -35,6 +35,7 @@ typedef struct server {
     _Atomic uint64_t next_client_id;
     _Atomic long connected;           /* open client connections, all workers */
     _Atomic int shutdown;             /* 1: a shutdown was requested */
+    _Atomic int shutdown_save;        /* SHUTDOWN SAVE: 1, NOSAVE: -1, neither: 0 */
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t stat_reset_commands; /* commands processed before the last RESETSTAT */

@@ -22,6 +22,7 @@
 
 #include "server/config.h"
 #include "server/log.h"
+#include "server/srv_persist.h"
 #include "server/pubsub.h"
 #include "server/server.h"
 
@@ -374,6 +375,8 @@ static void worker_shutdown(worker *w)
     int64_t deadline = server_now_ms() + SHUTDOWN_FLUSH_MS;
     for (;;) {
         int pending = 0;
+        if (srv_persist_on)
+            srv_persist_worker_tick(w); /* replies still waiting for the log */
         for (conn *c = w->conns; c; c = c->next)
             if (conn_pending_out(c) && conn_flush(c) == 0 && conn_pending_out(c))
                 pending++;
@@ -429,6 +432,8 @@ static void *worker_main(void *arg)
                 }
             }
         }
+        if (srv_persist_on)
+            srv_persist_worker_tick(w);
         flush_pending(w);
         pubsub_worker_tick(w);
         bury(w);
@@ -436,6 +441,8 @@ static void *worker_main(void *arg)
             w->last_cron_ms = w->now_ms;
             if (w->id == 0)
                 track_rates(w);
+            if (w->id == 0 && srv_persist_on)
+                srv_persist_cron(w->now_ms);
             cron(w);
             bury(w);
         }

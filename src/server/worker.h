@@ -58,6 +58,13 @@ typedef struct worker {
     /* set by CLIENT KILL (any thread) before the wake-up: the eventfd handler scans for
      * killed connections only then, so pub/sub wake-ups do not walk every connection */
     _Atomic int kill_pending;
+
+    /* persistence (srv_persist.c): connections with replies waiting for the log (hprev/hnext),
+     * the smallest LSN they wait for (0: none; the log thread wakes the worker when it is
+     * durable), and whether this batch appended to the log (everysec / no: write it out) */
+    struct conn *held;
+    _Atomic uint64_t wait_lsn;
+    int log_dirty;
 } worker;
 
 /* Adds n to a counter that only the calling worker writes (no locked instruction). */

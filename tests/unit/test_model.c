@@ -19,6 +19,10 @@
  *     inclusive/exclusive boundary of expiry is never tested.
  *   - Where Redis's documented behaviour is the reference (INCR parsing, GETRANGE clamping,
  *     INCRBYFLOAT formatting), the model follows Redis 7.
+ *   - Compression is invisible to the model: most sequences run with it on (thresholds from 1
+ *     byte up, switched at run time by an operation of their own), values include compressible
+ *     ones (runs, zero padding, numbers like 1000000000), and every output is compared byte for
+ *     byte as ever. Only the statistics are checked against what get_with's stored_len shows.
  *
  * Environment: MNEMO_TEST_SEED (base seed; a failing sequence prints its own seed, which can be
  * given back here with MNEMO_TEST_SEQS=1 to replay just that one), MNEMO_TEST_SCALE (multiplies
@@ -190,6 +194,9 @@ static struct model {
     unsigned ndb;
     int wide; /* this sequence also uses the wide keys */
     int big;  /* this sequence uses large values */
+    int compression; /* the store's compression setting, and its threshold */
+    size_t compress_min;
+    int compression_ever; /* compression was on at some point of the sequence */
     size_t maxv;
     int64_t now;
     mentry ents[MAX_DB][NKEYS];
@@ -390,6 +397,13 @@ typedef struct {
     int64_t exp;
 } got_item;
 
+static void copy_item_header(void *ctx, const mnemo_item *it)
+{
+    mnemo_item *out = ctx;
+    *out = *it;
+    out->key = out->value = NULL;
+}
+
 static void grab_item(void *ctx, const mnemo_item *it)
 {
     got_item *g = ctx;
@@ -498,6 +512,25 @@ static void model_counts(uint64_t *live, uint64_t *live_ttl, uint64_t *ghost_sur
 
 #define DELTA(f) ((int64_t)(M.after.f - M.before.f))
 
+/* What must hold of the compression figures whatever was written: compressed values are live
+ * keys, their bytes part of the live data, each at most 7/8 of its original length. */
+static void check_compression_stats(const mnemo_stats *s)
+{
+    CHECK(s->compressed_values <= s->keys);
+    CHECK(s->compressed_bytes <= s->data_bytes);
+    CHECK(8 * s->compressed_bytes <= 7 * s->compressed_original_bytes + 7 * s->compressed_values);
+    if (s->compressed_values == 0) {
+        CHECK_U64_EQ(s->compressed_bytes, 0);
+        CHECK_U64_EQ(s->compressed_original_bytes, 0);
+        CHECK(s->compression_ratio == 0.0);
+    } else {
+        CHECK(s->compressed_bytes >= 2 * s->compressed_values); /* a header and a block each */
+        double r = (double)s->compressed_original_bytes / (double)s->compressed_bytes;
+        if (fabs(s->compression_ratio - r) > 1e-9)
+            TEST_FAIL_("compression_ratio %g, expected %g", s->compression_ratio, r);
+    }
+}
+
 /* Compares the statistics after the operation with the model. gets/hits/misses: the exact
  * expected deltas, or UNK where the header does not pin them down (batch reads, reads inside
  * writes). The other counters are compared with the hook events, which the header defines the
@@ -537,6 +570,7 @@ static void check_stats(int64_t gets, int64_t hits, int64_t misses)
                    (unsigned long long)(live_ttl + gs + gm));
     if (M.after.keys == 0) CHECK_U64_EQ(M.after.data_bytes, 0);
     if (M.after.keys > 0) CHECK(M.after.data_bytes > 0);
+    check_compression_stats(&M.after);
 }
 
 /* Ends an operation: reads the stats, learns versions, then checks events and stats. */
@@ -559,8 +593,32 @@ static const char *VALUE_POOL[] = {
 };
 #define NPOOL ((int)(sizeof VALUE_POOL / sizeof VALUE_POOL[0]))
 
+/* A value that compresses: a run of a short random unit with a few random bytes in it, or a
+ * number made mostly of zeros (which INCR must still read when it is stored compressed). */
+static size_t gen_compressible(unsigned char *buf, int allow_too_big)
+{
+    if (one_in(4)) {
+        size_t n = 1 + rnd_below(19);
+        buf[0] = (unsigned char)('1' + rnd_below(9));
+        memset(buf + 1, '0', n - 1);
+        if (one_in(3)) {
+            memmove(buf + 1, buf, n);
+            buf[0] = '-';
+            n++;
+        }
+        return n;
+    }
+    size_t n = rnd_below(100) < 97 || !allow_too_big ? rnd_below(MAXV + 1) : MAXV + 1 + rnd_below(40);
+    size_t unit = 1 + rnd_below(8);
+    unsigned char u[8];
+    for (size_t i = 0; i < unit; i++) u[i] = (unsigned char)rnd();
+    for (size_t i = 0; i < n; i++) buf[i] = one_in(50) ? (unsigned char)rnd() : u[i % unit];
+    return n;
+}
+
 static size_t gen_value(unsigned char *buf, int allow_too_big)
 {
+    if (one_in(4)) return gen_compressible(buf, allow_too_big);
     unsigned r = (unsigned)rnd_below(100);
     if (r < 45) {
         const char *s = VALUE_POOL[rnd_below(NPOOL)];
@@ -2048,6 +2106,26 @@ static void op_clock(void)
     end_op(0, 0, 0);
 }
 
+/* Switches compression on or off, or changes its threshold, at run time. Stored values do not
+ * change: every later read must return them as before (full_check compares them all). */
+static void op_compression(void)
+{
+    static const size_t mins[] = {0, 1, 8, 20, 64, 150, 100000};
+    int on = !one_in(3);
+    size_t min = mins[rnd_below(sizeof mins / sizeof mins[0])];
+    DESC("set_compression on=%d min=%zu", on, min);
+    begin_op();
+    int rc = mnemo_store_set_compression(M.st, on, min);
+    cover(rc);
+    CHECK_EQ(rc, min ? MNEMO_OK : MNEMO_EINVAL);
+    if (rc == MNEMO_OK) {
+        M.compression = on;
+        M.compress_min = min;
+        M.compression_ever |= on;
+    }
+    end_op(0, 0, 0);
+}
+
 static void op_stats_reset(void)
 {
     DESC("stats_reset");
@@ -2069,6 +2147,36 @@ static void op_stats_reset(void)
     stats_read(&M.after);
     check_events();
     check_stats(0, 0, 0);
+}
+
+/* The compression figures against what get_with shows of every live key (stored_len below
+ * value_len means compressed): exact when the store holds no expired key, bounded otherwise. */
+static void check_live_compression(const mnemo_stats *s)
+{
+    uint64_t n = 0, stored = 0, orig = 0;
+    for (unsigned db = 0; db < M.ndb; db++)
+        for (int k = 0; k < NKEYS - 1; k++) {
+            if (!ent(db, k)->live) continue;
+            mnemo_item got = {0};
+            int rc = mnemo_get_with(M.st, db, KEYS[k].b, KEYS[k].len, copy_item_header, &got);
+            CHECK_EQ(rc, MNEMO_OK);
+            CHECK(got.stored_len <= got.value_len);
+            if (got.stored_len < got.value_len) {
+                n++;
+                stored += got.stored_len;
+                orig += got.value_len;
+            }
+        }
+    uint64_t live, lt, gs, gm;
+    model_counts(&live, &lt, &gs, &gm, -1);
+    if (s->keys == live) {
+        CHECK_U64_EQ(s->compressed_values, n);
+        CHECK_U64_EQ(s->compressed_bytes, stored);
+        CHECK_U64_EQ(s->compressed_original_bytes, orig);
+    } else {
+        CHECK(s->compressed_values >= n && s->compressed_values <= n + (s->keys - live));
+    }
+    if (!M.compression_ever) CHECK_U64_EQ(s->compressed_values, 0);
 }
 
 /* Compares everything: each database's full contents (scan and keys), each live key's value,
@@ -2118,6 +2226,7 @@ static void full_check(void)
     stats_read(&s);
     CHECK_U64_EQ(sum, s.keys);
     CHECK_EQ(mnemo_databases(M.st), M.ndb);
+    check_live_compression(&s);
     check_events();
 
     /* Maintenance reclaims every expired key; each one is reported with an EXPIRE event. */
@@ -2156,7 +2265,7 @@ static const struct {
     {op_mget, 6},      {op_mdel, 5},      {op_scan, 4},      {op_flush, 1},
     {op_dbsize, 2},    {op_maintain, 3},  {op_next_version, 1}, {op_clock, 10},
     {op_stats_reset, 1}, {op_rename, 4},  {op_copy_move, 4},  {op_swapdb, 1},
-    {op_random_key, 2}, {op_key_memory, 2},
+    {op_random_key, 2}, {op_key_memory, 2}, {op_compression, 1},
 };
 #define NOPS ((int)(sizeof OPS / sizeof OPS[0]))
 
@@ -2172,8 +2281,14 @@ static int run_sequence(uint64_t seed, long nops)
     M.big = one_in(5);
     M.maxv = M.big ? MAXV_BIG : MAXV_SMALL;
     M.now = T0 + (int64_t)rnd_below(1000000);
+    static const size_t min_choices[] = {1, 8, 20, 64, 150};
+    M.compression = !one_in(5);
+    M.compress_min = min_choices[rnd_below(sizeof min_choices / sizeof min_choices[0])];
     mnemo_config cfg;
     base_config(&cfg, &M.now);
+    cfg.compression = M.compression;
+    cfg.compress_min = M.compress_min;
+    M.compression_ever = M.compression;
     cfg.databases = M.ndb;
     cfg.shards = shard_choices[rnd_below(sizeof shard_choices / sizeof shard_choices[0])];
     cfg.max_key_size = MAXK;
@@ -2195,9 +2310,11 @@ static int run_sequence(uint64_t seed, long nops)
         if (test_failures_ != before) {
             fprintf(stderr,
                     "  model test failed: seed=%llu (MNEMO_TEST_SEED=%llu MNEMO_TEST_SEQS=1 "
-                    "replays it) op #%ld: %s; clock=%lld shards=%u dbs=%u wide=%d big=%d\n",
+                    "replays it) op #%ld: %s; clock=%lld shards=%u dbs=%u wide=%d big=%d "
+                    "compression=%d min=%zu\n",
                     (unsigned long long)seed, (unsigned long long)seed, M.opno, M.desc,
-                    (long long)M.now, cfg.shards, M.ndb, M.wide, M.big);
+                    (long long)M.now, cfg.shards, M.ndb, M.wide, M.big, M.compression,
+                    M.compress_min);
             break;
         }
     }

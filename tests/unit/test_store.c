@@ -241,9 +241,13 @@ static void test_active_expiry_and_stale_records(void)
     mnemo_store_free(st);
 }
 
-static void test_big_values(void)
+/* A 3 MiB value through set, append, setrange and getrange, stored as it is (compression
+ * off: the memory figures must account for all of it) and compressed (its periodic bytes
+ * shrink to a small fraction, which the memory figures must show). */
+static void big_values(int compression)
 {
     mnemo_store *st = open_store(4);
+    ASSERT_EQ(mnemo_store_set_compression(st, compression, 64), MNEMO_OK);
     size_t n = 3u << 20;
     char *big = malloc(n);
     for (size_t i = 0; i < n; i++)
@@ -265,12 +269,31 @@ static void test_big_values(void)
     mnemo_value_release(&v);
     mnemo_stats s;
     mnemo_store_stats(st, &s);
-    CHECK(s.memory_used >= n);
+    if (compression) {
+        CHECK_EQ(s.compressed_values, 1);
+        CHECK_U64_EQ(s.compressed_original_bytes, n + 11);
+        CHECK(s.memory_used < n / 8);
+    } else {
+        CHECK_EQ(s.compressed_values, 0);
+        CHECK(s.memory_used >= n);
+    }
     ASSERT_EQ(mnemo_del(st, 0, "big", 3), MNEMO_OK);
     mnemo_store_stats(st, &s);
-    CHECK(s.memory_used < n);
+    CHECK(s.memory_used < n / 8);
+    CHECK_EQ(s.compressed_values, 0);
+    CHECK_EQ(s.compressed_bytes, 0);
     free(big);
     mnemo_store_free(st);
+}
+
+static void test_big_values(void)
+{
+    big_values(0);
+}
+
+static void test_big_values_compressed(void)
+{
+    big_values(1);
 }
 
 static void test_many_databases_isolated(void)
@@ -340,6 +363,7 @@ int main(void)
     TEST_RUN(test_memory_accounting_tracks_rss);
     TEST_RUN(test_active_expiry_and_stale_records);
     TEST_RUN(test_big_values);
+    TEST_RUN(test_big_values_compressed);
     TEST_RUN(test_many_databases_isolated);
     TEST_RUN(test_db_info_counts_ttls);
     return TEST_REPORT();

@@ -1,0 +1,134 @@
+/*
+ * journal.h — the engine's change feed and the append-only log writer.
+ *
+ *   engine thread (shard lock held)          log thread / committing threads
+ *   ─────────────────────────────            ───────────────────────────────────────────
+ *   journal_set/del/expire/...  ──encode──►  buf (mu)  ──swap──► wbuf (wmu) ──write──► fd
+ *        │ inside a unit: to a thread-local                         fdatasync ──► durable
+ *        ▼ buffer, appended as one record at the unit's end
+ *   LSN = next_lsn++ (mu)                    appended ≥ written ≥ durable   (atomics)
+ *
+ * Every change the engine makes is encoded as a log operation while the key's shard lock is
+ * held, so the log's order for a key is the order its changes were applied. A record is
+ * appended to `buf` under `mu` and gets the next LSN. Multi-key operations (MSET, MDEL,
+ * RENAME, MOVE, COPY, transactions) open a *unit* on their thread: their operations collect in
+ * a thread-local buffer and go into the log as one record when the unit ends, still under the
+ * locks, so recovery applies all of them or none (a record is checksummed as a whole).
+ *
+ * Writing: `wmu` serialises the file. write_pending() swaps `buf` for the empty `wbuf` (double
+ * buffering: appenders never wait for the disk), writes it, and advances `written`. The log
+ * thread does that in a loop:
+ *   - always:   as soon as there is data; then fdatasync, then `durable` = the last LSN it
+ *               wrote. Records appended during the fsync form the next batch: one fsync
+ *               covers every record appended before it started (group commit).
+ *   - everysec: a write at least every second (callers normally write sooner, see
+ *               journal_write_out()) and an fdatasync once per second if anything new.
+ *   - no:       writes like everysec, never syncs; durable == written.
+ * A commit (the end of a library write call, or the server's event batch) either waits for
+ * `durable` (always) or writes the pending records itself (everysec, no), so an acknowledged
+ * change is in the kernel before the caller hears of it and survives a crash of the process.
+ *
+ * Segments: the log thread is the only one that closes descriptors. journal_rotate() (called
+ * with every shard lock held, by a snapshot) writes what is pending to the current segment and
+ * makes a new one current; the old one is synced and closed by the log thread before
+ * `durable` passes the rotation point.
+ *
+ * Locks: shard locks → mu. wmu → mu. Nothing is called back with mu or wmu held except the
+ * durable callback, which runs on the log thread with no lock held.
+ */
+#ifndef MNEMO_PERSIST_JOURNAL_H
+#define MNEMO_PERSIST_JOURNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mnemo.h"
+#include "persist/logfmt.h"
+
+#define JOURNAL_WRITE_THRESHOLD ((size_t)1 << 20) /* wake the log thread above this backlog */
+
+typedef struct journal {
+    _Atomic int mode;            /* mnemo_fsync; may change at run time */
+    int async_commit;            /* the caller handles commits (the server) */
+    mnemo_durable_fn on_durable;
+    void *on_durable_ctx;
+    mnemo_log_fn log;
+    void *log_ctx;
+
+    pthread_mutex_t mu;          /* protects buf, next_lsn, sleeping, stop, sync_req */
+    pthread_cond_t wake;         /* the log thread waits here */
+    lbuf buf;                    /* encoded records not yet taken by a writer */
+    uint64_t next_lsn;
+    int sleeping, stop;
+    _Atomic uint64_t appended;   /* last LSN appended (written under mu) */
+
+    pthread_mutex_t wmu;         /* protects wbuf, fd, seg_bytes, retired */
+    lbuf wbuf;
+    int fd;                      /* current segment, opened for appending */
+    uint64_t seg_bytes;          /* its size */
+    int retired[4];              /* rotated-out segments the log thread still has to sync */
+    int nretired;
+    _Atomic uint64_t written;    /* last LSN handed to the kernel */
+    _Atomic uint64_t durable;    /* last LSN on stable storage */
+    _Atomic uint64_t log_bytes;  /* size of every live segment (for the rewrite trigger) */
+    _Atomic int write_err;       /* errno of the last failed write or sync, 0 if it worked */
+    _Atomic int64_t last_fsync_ms;
+
+    pthread_mutex_t dmu;         /* waiters for `durable` (library commits under always) */
+    pthread_cond_t dcond;
+    _Atomic int dwaiters;
+
+    pthread_t thread;
+    int started;
+} journal;
+
+/* Creates a journal writing to `fd` (positioned at its end, `size` bytes), whose next record
+ * gets `next_lsn`. Does not start the thread. Returns NULL if out of memory. */
+journal *journal_create(const mnemo_persist_config *pc, int fd, uint64_t size, uint64_t next_lsn);
+
+/* Starts the log thread. Returns 0 or -1. */
+int journal_start(journal *j);
+
+/* Writes and syncs everything appended, stops the thread, closes the segments, frees j.
+ * No append may run concurrently (the store is closed). Returns 0, or -1 if the final write
+ * or sync failed. */
+int journal_destroy(journal *j);
+
+/* ---- the change feed: called by the engine with the key's shard lock held ----------------- */
+void journal_set(journal *j, unsigned db, const void *key, size_t klen, const void *val,
+                 size_t vlen, uint64_t version, int64_t expire_at);
+/* `client`: 1 for a caller's delete (the caller will commit), 0 for expiry and eviction. */
+void journal_del(journal *j, unsigned db, const void *key, size_t klen, int client);
+void journal_expire(journal *j, unsigned db, const void *key, size_t klen, int64_t at);
+void journal_flush(journal *j, int all, unsigned db);
+void journal_swapdb(journal *j, unsigned db1, unsigned db2);
+
+/* Units: operations between begin and end (on this thread) become one record. Nestable. */
+void journal_unit_begin(journal *j);
+void journal_unit_end(journal *j);
+
+/* Called by the engine after a write call released its locks: makes this thread's changes
+ * durable according to the policy (waits for the fsync under always, writes to the kernel
+ * otherwise). Does nothing with async_commit or when the thread changed nothing. */
+void journal_commit(journal *j);
+
+/* Hands every record up to `lsn` to the kernel (write(2)) if not done yet. Returns 0 or -1. */
+int journal_write_out(journal *j, uint64_t lsn);
+
+/* Writes and fdatasyncs everything appended so far, in the caller's thread. 0 or -1. */
+int journal_sync(journal *j);
+
+/* Blocks until `durable` >= lsn. Returns 0, or -1 if the log has a write error meanwhile. */
+int journal_wait(journal *j, uint64_t lsn);
+
+/* With every shard lock held: the records appended so far stay in the current segment, the
+ * following ones go to `fd` (a new segment whose header is written). The old segment is synced
+ * and closed by the log thread. Returns 0 or -1 (errno). */
+int journal_rotate(journal *j, int fd, uint64_t size);
+
+/* Logs through the configured callback. */
+void journal_logf(const mnemo_persist_config *pc, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

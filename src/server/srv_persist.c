@@ -1,0 +1,356 @@
+/* srv_persist.c — see srv_persist.h. */
+#include "server/srv_persist.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/cmd.h"
+#include "server/config.h"
+#include "server/conn.h"
+#include "server/log.h"
+#include "server/reply.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+#define ST g_srv.store
+#define SAVE_MAX_POINTS 16
+#define SAVE_RETRY_MS 5000 /* after a failed snapshot, as Redis's CONFIG_BGSAVE_RETRY_DELAY */
+
+int srv_persist_on;
+
+static mnemo_persist_config pcfg;
+static char pdir[PATH_MAX], pname[256];
+
+static void persist_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    log_msg(level, "%s", msg);
+}
+
+/* The log thread: wake every worker that waits for an LSN now durable. */
+static void on_durable(void *ctx, uint64_t lsn)
+{
+    (void)ctx;
+    for (unsigned i = 0; i < g_srv.nworkers; i++) {
+        worker *w = &g_srv.workers[i];
+        uint64_t want = atomic_load(&w->wait_lsn);
+        if (want && want <= lsn && atomic_compare_exchange_strong(&w->wait_lsn, &want, 0))
+            worker_wake(w);
+    }
+}
+
+void srv_persist_configure(mnemo_config *cfg)
+{
+    char save[1024];
+    config_get_string(&g_cfg.save, save, sizeof(save));
+    srv_persist_on = CFG(appendonly) || save[0];
+    if (!srv_persist_on)
+        return;
+    char dirname[PATH_MAX / 2];
+    config_get_string(&g_cfg.appenddirname, dirname, sizeof(dirname));
+    config_get_string(&g_cfg.appendfilename, pname, sizeof(pname));
+    /* main() has already changed into `dir`: the directory is relative to it. */
+    snprintf(pdir, sizeof(pdir), "%s", dirname[0] ? dirname : ".");
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = pdir;
+    pcfg.name = pname[0] ? pname : "appendonly.aof";
+    pcfg.fsync = (mnemo_fsync)CFG(appendfsync);
+    pcfg.async_commit = 1;
+    pcfg.rewrite_percentage = (unsigned)CFG(auto_aof_rewrite_percentage);
+    pcfg.rewrite_min_size = (uint64_t)CFG(auto_aof_rewrite_min_size);
+    pcfg.on_durable = on_durable;
+    pcfg.log = persist_log;
+    cfg->persist = &pcfg;
+}
+
+void srv_persist_fsync_changed(void)
+{
+    if (srv_persist_on && ST)
+        mnemo_persist_set_fsync(ST, (mnemo_fsync)CFG(appendfsync));
+}
+
+int srv_persist_parse_save(const char *s, long long (*pairs)[2], int max, char *norm,
+                           size_t cap)
+{
+    char **w;
+    int n = config_split(s, &w);
+    if (n < 0 || n % 2) {
+        if (n >= 0)
+            config_free_words(w, n);
+        return 0;
+    }
+    size_t len = 0;
+    norm[0] = 0;
+    int ok = 1;
+    for (int i = 0; i < n && ok; i += 2) {
+        char *e1, *e2;
+        long long secs = strtoll(w[i], &e1, 10), changes = strtoll(w[i + 1], &e2, 10);
+        if (*e1 || *e2 || !*w[i] || !*w[i + 1] || secs < 1 || changes < 0 ||
+            i / 2 >= SAVE_MAX_POINTS) {
+            ok = 0;
+            break;
+        }
+        if (pairs && i / 2 < max) {
+            pairs[i / 2][0] = secs;
+            pairs[i / 2][1] = changes;
+        }
+        len += (size_t)snprintf(norm + len, cap > len ? cap - len : 0, "%s%lld %lld",
+                                i ? " " : "", secs, changes);
+    }
+    config_free_words(w, n);
+    return ok && len < cap ? n / 2 + 1 : 0;
+}
+
+/* ---- holding replies until durable ------------------------------------------------------- */
+
+static void held_add(worker *w, conn *c)
+{
+    if (c->held)
+        return;
+    c->held = 1;
+    c->hprev = NULL;
+    c->hnext = w->held;
+    if (w->held)
+        w->held->hprev = c;
+    w->held = c;
+}
+
+static void held_remove(worker *w, conn *c)
+{
+    if (!c->held)
+        return;
+    if (c->hprev)
+        c->hprev->hnext = c->hnext;
+    else
+        w->held = c->hnext;
+    if (c->hnext)
+        c->hnext->hprev = c->hprev;
+    c->held = 0;
+    c->hprev = c->hnext = NULL;
+}
+
+void srv_persist_after_read(conn *c)
+{
+    if (CFG(appendfsync) != MNEMO_FSYNC_ALWAYS) {
+        c->w->log_dirty = 1;
+        return;
+    }
+    uint64_t lsn = mnemo_log_lsn(ST, MNEMO_LSN_APPENDED);
+    if (lsn <= mnemo_log_lsn(ST, MNEMO_LSN_DURABLE))
+        return;
+    if (c->nholds == 0) {
+        c->rel_off = c->osent;
+        c->nholds = 1;
+    } else if (c->nholds == 1) {
+        c->nholds = 2;
+    }
+    /* Two marks at most: the second moves forward, the first never does, so a client that
+     * keeps pipelining still sees its oldest replies leave after the next fsync. */
+    c->hold_lsn[c->nholds - 1] = lsn;
+    c->hold_end[c->nholds - 1] = c->out.len;
+    held_add(c->w, c);
+}
+
+void srv_persist_conn_closed(conn *c)
+{
+    held_remove(c->w, c);
+}
+
+static void release_held(worker *w)
+{
+    for (;;) {
+        uint64_t durable = mnemo_log_lsn(ST, MNEMO_LSN_DURABLE);
+        uint64_t min_wait = 0;
+        conn *next;
+        for (conn *c = w->held; c; c = next) {
+            next = c->hnext;
+            int released = 0;
+            while (c->nholds && c->hold_lsn[0] <= durable) {
+                c->rel_off = c->hold_end[0];
+                c->hold_lsn[0] = c->hold_lsn[1];
+                c->hold_end[0] = c->hold_end[1];
+                c->nholds--;
+                released = 1;
+            }
+            if (!c->nholds)
+                held_remove(w, c);
+            else if (!min_wait || c->hold_lsn[0] < min_wait)
+                min_wait = c->hold_lsn[0];
+            if (released)
+                conn_flush_later(c);
+        }
+        atomic_store(&w->wait_lsn, min_wait);
+        /* The log thread may have advanced before it could see wait_lsn: look again. */
+        if (!min_wait || mnemo_log_lsn(ST, MNEMO_LSN_DURABLE) < min_wait)
+            return;
+    }
+}
+
+void srv_persist_worker_tick(worker *w)
+{
+    if (w->log_dirty) {
+        w->log_dirty = 0;
+        if (mnemo_log_flush(ST) != MNEMO_OK)
+            log_warning("Error writing the append-only log (see previous messages)");
+    }
+    if (w->held)
+        release_held(w);
+}
+
+/* ---- the save schedule, commands, INFO ------------------------------------------------------ */
+
+static int64_t last_bgsave_try_ms;
+
+void srv_persist_cron(int64_t now_ms)
+{
+    char save[1024], norm[1024];
+    long long pts[SAVE_MAX_POINTS][2];
+    config_get_string(&g_cfg.save, save, sizeof(save));
+    int n = save[0] ? srv_persist_parse_save(save, pts, SAVE_MAX_POINTS, norm, sizeof(norm)) - 1
+                    : 0;
+    if (n <= 0)
+        return;
+    mnemo_persist_info pi;
+    if (mnemo_persist_info_get(ST, &pi) != MNEMO_OK || pi.snapshot_in_progress)
+        return;
+    if (!pi.last_snapshot_ok && now_ms - last_bgsave_try_ms < SAVE_RETRY_MS)
+        return;
+    for (int i = 0; i < n; i++) {
+        if ((long long)pi.changes_since_save >= pts[i][1] && pts[i][1] > 0 &&
+            now_ms - pi.last_snapshot_ms >= pts[i][0] * 1000) {
+            log_notice("%lld changes in %lld seconds. Saving...", pts[i][1], pts[i][0]);
+            last_bgsave_try_ms = now_ms;
+            mnemo_snapshot(ST, 0);
+            return;
+        }
+    }
+}
+
+size_t srv_persist_info(char *buf, size_t cap)
+{
+    mnemo_persist_info pi;
+    mnemo_persist_info_get(ST, &pi);
+    int64_t now = server_now_ms();
+    long long cur = -1; /* the running snapshot's age is not tracked */
+    int n = snprintf(
+        buf, cap,
+        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
+        "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
+        "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
+        "rdb_saves:%llu\r\naof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
+        "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:%lld\r\n"
+        "aof_current_rewrite_time_sec:%lld\r\naof_last_bgrewrite_status:%s\r\n"
+        "aof_rewrites:%llu\r\naof_last_write_status:%s\r\n",
+        (unsigned long long)pi.changes_since_save, pi.snapshot_in_progress,
+        (long long)(pi.last_snapshot_ms / 1000), pi.last_snapshot_ok ? "ok" : "err",
+        pi.snapshots ? (long long)(pi.last_snapshot_duration_ms / 1000) : -1LL, cur,
+        (unsigned long long)pi.snapshots, pi.enabled, pi.snapshot_in_progress,
+        pi.snapshots ? (long long)(pi.last_snapshot_duration_ms / 1000) : -1LL, cur,
+        pi.last_snapshot_ok ? "ok" : "err", (unsigned long long)pi.snapshots,
+        pi.last_write_ok ? "ok" : "err");
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    if (pi.enabled) {
+        int m = snprintf(buf + n, cap - (size_t)n,
+                         "aof_current_size:%llu\r\naof_base_size:%llu\r\n"
+                         "aof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n"
+                         "aof_last_fsync_ago_ms:%lld\r\nlatest_fork_usec:%lld\r\n"
+                         "mnemo_appendfsync:%s\r\nmnemo_log_appended_lsn:%llu\r\n"
+                         "mnemo_log_written_lsn:%llu\r\nmnemo_log_durable_lsn:%llu\r\n"
+                         "mnemo_loaded_keys:%llu\r\nmnemo_load_time_ms:%lld\r\n",
+                         (unsigned long long)pi.log_bytes, (unsigned long long)pi.base_bytes,
+                         pi.last_fsync_ms ? (long long)(now - pi.last_fsync_ms) : -1LL,
+                         (long long)pi.last_fork_us,
+                         pi.fsync == MNEMO_FSYNC_ALWAYS     ? "always"
+                         : pi.fsync == MNEMO_FSYNC_EVERYSEC ? "everysec"
+                                                            : "no",
+                         (unsigned long long)pi.appended_lsn, (unsigned long long)pi.written_lsn,
+                         (unsigned long long)pi.durable_lsn,
+                         (unsigned long long)pi.loaded_keys, (long long)pi.load_ms);
+        if (m > 0 && (size_t)(n + m) < cap)
+            n += m;
+    }
+    return (size_t)n;
+}
+
+void srv_persist_shutdown(void)
+{
+    int want = atomic_load(&g_srv.shutdown_save);
+    char save[16];
+    config_get_string(&g_cfg.save, save, sizeof(save));
+    if (!srv_persist_on || want < 0 || (want == 0 && !save[0]))
+        return;
+    log_notice("Saving the final snapshot before exiting.");
+    int rc = mnemo_snapshot(ST, 1);
+    if (rc != MNEMO_OK)
+        log_warning("Error trying to save the snapshot: %s", mnemo_strerror(rc));
+    else
+        log_notice("Snapshot saved on disk");
+}
+
+static int persist_available(conn *c)
+{
+    if (srv_persist_on)
+        return 1;
+    reply_err(c, "ERR persistence is off (start mnemo-server with appendonly yes or a save "
+                 "schedule)");
+    return 0;
+}
+
+static void cmd_save(conn *c, int argc, resp_arg *argv)
+{
+    if (!persist_available(c))
+        return;
+    int rc = mnemo_snapshot(ST, 1);
+    if (rc == MNEMO_OK)
+        reply_ok(c);
+    else if (rc == MNEMO_EBUSY)
+        reply_err(c, "ERR Background save already in progress");
+    else
+        reply_err(c, "ERR snapshot failed (see the server log)");
+}
+
+static void cmd_bgsave(conn *c, int argc, resp_arg *argv)
+{
+    if (!persist_available(c))
+        return;
+    if (argc > 2 || (argc == 2 && !arg_eq(&argv[1], "SCHEDULE"))) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    int rc = mnemo_snapshot(ST, 0);
+    if (rc == MNEMO_OK)
+        reply_simple(c, argv[0].len == 12 ? "Background append only file rewriting started"
+                                          : "Background saving started");
+    else if (rc == MNEMO_EBUSY)
+        reply_err(c, "ERR Background save already in progress");
+    else
+        reply_err(c, "ERR snapshot failed (see the server log)");
+}
+
+static void cmd_lastsave(conn *c, int argc, resp_arg *argv)
+{
+    mnemo_persist_info pi;
+    mnemo_persist_info_get(ST, &pi);
+    reply_int(c, pi.enabled ? pi.last_snapshot_ms / 1000 : g_srv.start_ms / 1000);
+}
+
+#define AD (CMD_ADMIN | CMD_NOSCRIPT)
+const command cmd_persist_table[] = {
+    {"save", 1, AD | CMD_NOMULTI, 0, 0, 0, cmd_save, "server", "1.0.0",
+     "Synchronously saves the database(s) to disk.", NULL, "@admin @slow @dangerous", NULL},
+    {"bgsave", -1, AD | CMD_NOMULTI, 0, 0, 0, cmd_bgsave, "server", "1.0.0",
+     "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", "@admin @slow @dangerous",
+     NULL},
+    {"bgrewriteaof", 1, AD | CMD_NOMULTI, 0, 0, 0, cmd_bgsave, "server", "1.0.0",
+     "Asynchronously rewrites the append-only file to disk.", NULL, "@admin @slow @dangerous",
+     NULL},
+    {"lastsave", 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_lastsave, "server",
+     "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", NULL,
+     "@admin @fast @dangerous", NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+};

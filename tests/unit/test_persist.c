@@ -1,0 +1,568 @@
+/*
+ * test_persist.c — persistence through the library: round trips of every kind of change
+ * (values, TTLs, versions, databases, multi-key operations, transactions), expiry while
+ * closed, torn tails, corruption, mnemo_persist_check, snapshots, fsync policies.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mnemo.h"
+#include "test.h"
+
+static char logbuf[65536];
+static size_t loglen;
+
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", msg);
+    if (n > 0 && loglen + (size_t)n < sizeof(logbuf))
+        loglen += (size_t)n;
+}
+
+static int64_t fake_now = 1700000000000;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+static char dir[256];
+static mnemo_persist_config pcfg;
+static int use_fake_clock;
+
+static void new_dir(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/mnemo-persist-XXXXXX");
+    ASSERT(mkdtemp(dir) != NULL);
+}
+
+static void rm_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
+static int open_store(mnemo_fsync mode, mnemo_store **st)
+{
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = dir;
+    pcfg.fsync = mode;
+    pcfg.log = capture_log;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.shards = 16;
+    cfg.persist = &pcfg;
+    if (use_fake_clock) {
+        cfg.clock = fake_clock;
+        cfg.background_thread = 0;
+    }
+    loglen = 0;
+    logbuf[0] = 0;
+    return mnemo_store_open(&cfg, st);
+}
+
+/* ---- a dump of the whole state, for byte-exact comparison ---------------------------------- */
+
+typedef struct item {
+    unsigned db;
+    char *key;
+    size_t klen;
+    char *val;
+    size_t vlen;
+    uint64_t version;
+    int64_t at;
+} item;
+
+typedef struct dump {
+    item *v;
+    size_t n, cap;
+    mnemo_store *st;
+    unsigned db;
+} dump;
+
+static void collect_key(void *ctx, const void *key, size_t klen)
+{
+    dump *d = ctx;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 64;
+        d->v = realloc(d->v, d->cap * sizeof(item));
+    }
+    item *it = &d->v[d->n++];
+    it->db = d->db;
+    it->key = malloc(klen + 1);
+    memcpy(it->key, key, klen);
+    it->klen = klen;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const item *x = a, *y = b;
+    if (x->db != y->db)
+        return x->db < y->db ? -1 : 1;
+    size_t m = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, m);
+    return c ? c : (x->klen < y->klen ? -1 : x->klen > y->klen);
+}
+
+static dump take_dump(mnemo_store *st)
+{
+    dump d = {0};
+    d.st = st;
+    for (unsigned db = 0; db < mnemo_databases(st); db++) {
+        d.db = db;
+        mnemo_keys(st, db, NULL, 0, collect_key, &d);
+    }
+    for (size_t i = 0; i < d.n; i++) {
+        mnemo_value v;
+        ASSERT_EQ(mnemo_get(st, d.v[i].db, d.v[i].key, d.v[i].klen, &v), MNEMO_OK);
+        d.v[i].val = v.data;
+        d.v[i].vlen = v.len;
+        d.v[i].version = v.version;
+        d.v[i].at = v.expire_at_ms;
+    }
+    qsort(d.v, d.n, sizeof(item), cmp_item);
+    return d;
+}
+
+static void free_dump(dump *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->v[i].key);
+        free(d->v[i].val);
+    }
+    free(d->v);
+}
+
+static void check_same(dump *a, dump *b)
+{
+    CHECK_EQ(a->n, b->n);
+    for (size_t i = 0; i < a->n && i < b->n; i++) {
+        CHECK_EQ(a->v[i].db, b->v[i].db);
+        CHECK_MEM_EQ(a->v[i].key, a->v[i].klen, b->v[i].key, b->v[i].klen);
+        CHECK_MEM_EQ(a->v[i].val, a->v[i].vlen, b->v[i].val, b->v[i].vlen);
+        CHECK_U64_EQ(a->v[i].version, b->v[i].version);
+        CHECK_EQ(a->v[i].at, b->v[i].at);
+    }
+}
+
+/* Every kind of change the log carries. */
+static void write_everything(mnemo_store *st)
+{
+    char big[100000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)(i * 7);
+    mnemo_set_opts ttl = {.ttl_ms = 3600 * 1000};
+    ASSERT_EQ(mnemo_set(st, 0, "plain", 5, "value", 5, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "", 0, "empty key", 9, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "emptyval", 8, "", 0, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "bin\0key", 7, "\0\1\2\r\n", 5, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "big", 3, big, sizeof(big), NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 1, "ttl", 3, "x", 1, &ttl, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 1, "ttl2", 4, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_expire(st, 1, "ttl2", 4, 7200 * 1000, 0), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 1, "persisted", 9, "x", 1, &ttl, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_persist(st, 1, "persisted", 9), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 2, "gone", 4, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_del(st, 2, "gone", 4), MNEMO_OK);
+    int64_t r;
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(mnemo_incr(st, 2, "counter", 7, 3, &r), MNEMO_OK);
+    size_t nl;
+    ASSERT_EQ(mnemo_append(st, 2, "app", 3, "abc", 3, &nl), MNEMO_OK);
+    ASSERT_EQ(mnemo_append(st, 2, "app", 3, "def", 3, &nl), MNEMO_OK);
+    ASSERT_EQ(mnemo_setrange(st, 2, "app", 3, 10, "z", 1, &nl), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 3, "src", 3, "moved", 5, &ttl, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_rename(st, 3, "src", 3, "dst", 3, 0), MNEMO_OK);
+    ASSERT_EQ(mnemo_move(st, 3, "dst", 3, 4), MNEMO_OK);
+    ASSERT_EQ(mnemo_copy(st, 4, "dst", 3, 5, "copy", 4, 0), MNEMO_OK);
+    mnemo_kv kvs[3] = {{"m1", 2, "a", 1}, {"m2", 2, "b", 1}, {"m3", 2, "c", 1}};
+    ASSERT_EQ(mnemo_mset(st, 6, kvs, 3, NULL), MNEMO_OK);
+    mnemo_key dk[1] = {{"m2", 2}};
+    ASSERT_EQ(mnemo_mdel(st, 6, dk, 1, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 7, "flushed", 7, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_flush(st, 7), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 8, "in8", 3, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_swapdb(st, 8, 9), MNEMO_OK);
+    mnemo_txn_key tk[2] = {{10, "t1", 2}, {10, "t2", 2}};
+    mnemo_txn *txn;
+    ASSERT_EQ(mnemo_txn_begin(st, tk, 2, 0, &txn), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 10, "t1", 2, "one", 3, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 10, "t2", 2, "two", 3, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_incr(st, 10, "t1", 2, 1, &r) == MNEMO_ENOTINT, 1);
+    mnemo_txn_end(txn);
+    uint64_t d;
+    ASSERT_EQ(mnemo_delete_matching(st, 0, "emp*", 4, &d), MNEMO_OK);
+    CHECK_EQ(d, 1);
+}
+
+static void test_round_trip(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    write_everything(st);
+    dump before = take_dump(st);
+    CHECK(before.n >= 15);
+    mnemo_store_free(st);
+
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    dump after = take_dump(st);
+    check_same(&before, &after);
+    /* New versions stay above every replayed one. */
+    uint64_t v;
+    ASSERT_EQ(mnemo_set(st, 0, "plain", 5, "new", 3, NULL, NULL, &v), MNEMO_OK);
+    for (size_t i = 0; i < before.n; i++)
+        CHECK(v > before.v[i].version);
+    free_dump(&after);
+    mnemo_store_free(st);
+
+    /* And once more after a snapshot: snapshot + log gives the same state. */
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    ASSERT_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 11, "after", 5, "snap", 4, NULL, NULL, NULL), MNEMO_OK);
+    dump d2 = take_dump(st);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    dump d3 = take_dump(st);
+    check_same(&d2, &d3);
+    free_dump(&d2);
+    free_dump(&d3);
+    mnemo_store_free(st);
+    free_dump(&before);
+    rm_dir();
+}
+
+static void test_expired_while_closed(void)
+{
+    use_fake_clock = 1;
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &st), MNEMO_OK);
+    mnemo_set_opts ttl = {.ttl_ms = 1000};
+    ASSERT_EQ(mnemo_set(st, 0, "short", 5, "x", 1, &ttl, NULL, NULL), MNEMO_OK);
+    ttl.ttl_ms = 100000;
+    ASSERT_EQ(mnemo_set(st, 0, "long", 4, "x", 1, &ttl, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    fake_now += 5000;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &st), MNEMO_OK);
+    CHECK_EQ(mnemo_exists(st, 0, "short", 5), MNEMO_ENOTFOUND);
+    CHECK_EQ(mnemo_exists(st, 0, "long", 4), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 1);
+    /* Also through a snapshot. */
+    ASSERT_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    mnemo_store_free(st);
+    fake_now += 200000;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &st), MNEMO_OK);
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 0);
+    mnemo_store_free(st);
+    rm_dir();
+    use_fake_clock = 0;
+}
+
+static char *seg_path(int seq)
+{
+    static char p[512];
+    snprintf(p, sizeof(p), "%s/appendonly.aof.%d.incr.mlog", dir, seq);
+    return p;
+}
+
+static long file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static void fill(mnemo_store *st, int n)
+{
+    char k[32], v[64];
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof(k), "key:%d", i);
+        int vl = snprintf(v, sizeof(v), "value-%d-%d", i, i * 31);
+        ASSERT_EQ(mnemo_set(st, 0, k, (size_t)kl, v, (size_t)vl, NULL, NULL, NULL), MNEMO_OK);
+    }
+}
+
+static void test_torn_tail(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    fill(st, 100);
+    mnemo_store_free(st);
+    long good = file_size(seg_path(1));
+    /* Cut the last record in half: a crash in the middle of writing it. */
+    ASSERT_EQ(truncate(seg_path(1), good - 7), 0);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    CHECK(strstr(logbuf, "torn record") != NULL);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 99);
+    CHECK_EQ(mnemo_exists(st, 0, "key:98", 6), MNEMO_OK);
+    CHECK_EQ(mnemo_exists(st, 0, "key:99", 6), MNEMO_ENOTFOUND);
+    /* Writes after the repair continue the log. */
+    ASSERT_EQ(mnemo_set(st, 0, "key:99", 6, "again", 5, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    /* A zero-filled tail (the size grew, the data never arrived) is torn as well. */
+    int fd = open(seg_path(1), O_WRONLY | O_APPEND);
+    char zeros[100] = {0};
+    ASSERT_EQ(write(fd, zeros, sizeof(zeros)), (ssize_t)sizeof(zeros));
+    close(fd);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 100);
+    mnemo_store_free(st);
+    /* Every truncation point of the last record opens, with the earlier records intact. */
+    long full = file_size(seg_path(1));
+    for (long cut = full - 1; cut > full - 40; cut -= 3) {
+        ASSERT_EQ(truncate(seg_path(1), cut), 0);
+        ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+        mnemo_dbsize(st, 0, &n);
+        CHECK(n == 99 || n == 100);
+        CHECK_EQ(mnemo_exists(st, 0, "key:98", 6), MNEMO_OK);
+        mnemo_store_free(st);
+    }
+    rm_dir();
+}
+
+static void flip_byte(const char *path, long off)
+{
+    int fd = open(path, O_RDWR);
+    unsigned char c;
+    ASSERT_EQ(pread(fd, &c, 1, off), 1);
+    c ^= 0x10;
+    ASSERT_EQ(pwrite(fd, &c, 1, off), 1);
+    close(fd);
+}
+
+static void test_corruption_refused_and_fixed(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    fill(st, 200);
+    mnemo_store_free(st);
+    long size = file_size(seg_path(1));
+    /* Every byte position in the first records: a flip before the tail is refused. */
+    for (long off = 32; off < 32 + 120; off += 5) {
+        flip_byte(seg_path(1), off);
+        int rc = open_store(MNEMO_FSYNC_EVERYSEC, &st);
+        CHECK_EQ(rc, MNEMO_ECORRUPT);
+        CHECK(strstr(logbuf, "appendonly.aof.1.incr.mlog is corrupt at offset") != NULL);
+        if (rc == MNEMO_OK)
+            mnemo_store_free(st);
+        flip_byte(seg_path(1), off);
+    }
+    flip_byte(seg_path(1), size / 2);
+    CHECK_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_ECORRUPT);
+    int summary = -1;
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 0, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 2);
+    CHECK(strstr(logbuf, "CORRUPT at offset") != NULL);
+    CHECK_EQ(file_size(seg_path(1)), size); /* report only */
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 1, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 0);
+    CHECK(file_size(seg_path(1)) < size);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK(n > 50 && n < 200); /* the prefix before the damage */
+    CHECK_EQ(mnemo_exists(st, 0, "key:0", 5), MNEMO_OK);
+    mnemo_store_free(st);
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 0, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 0);
+    rm_dir();
+}
+
+static void test_snapshot_files(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    fill(st, 5000);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    mnemo_persist_info pi;
+    mnemo_persist_info_get(st, &pi);
+    CHECK_EQ(pi.snapshots, 1);
+    CHECK(pi.base_bytes > 5000 * 10);
+    CHECK_EQ(pi.changes_since_save, 0);
+    CHECK_EQ(file_size(seg_path(1)), -1); /* the log before the snapshot is gone */
+    ASSERT_EQ(mnemo_set(st, 0, "later", 5, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_persist_info_get(st, &pi);
+    CHECK_EQ(pi.changes_since_save, 1);
+    /* A background one, then another right away: busy until the first is reaped. */
+    CHECK_EQ(mnemo_snapshot(st, 0), MNEMO_OK);
+    int rc = mnemo_snapshot(st, 0);
+    CHECK(rc == MNEMO_EBUSY || rc == MNEMO_OK);
+    /* A foreground one waits for the background one, then takes its own. */
+    uint64_t before = pi.snapshots;
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    mnemo_persist_info_get(st, &pi);
+    CHECK(pi.snapshots >= before + 2);
+    for (int i = 0; i < 200; i++) {
+        mnemo_persist_info_get(st, &pi);
+        if (!pi.snapshot_in_progress)
+            break;
+        usleep(20000);
+    }
+    mnemo_store_free(st);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 5001);
+    mnemo_store_free(st);
+    int summary = -1;
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 0, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 0);
+
+    /* A damaged snapshot is refused and reported. */
+    DIR *dd = opendir(dir);
+    struct dirent *de;
+    char snap[600] = "";
+    while ((de = readdir(dd)))
+        if (strstr(de->d_name, ".msnap") && !strstr(de->d_name, ".tmp"))
+            snprintf(snap, sizeof(snap), "%s/%s", dir, de->d_name);
+    closedir(dd);
+    ASSERT(snap[0]);
+    flip_byte(snap, file_size(snap) / 2);
+    CHECK_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_ECORRUPT);
+    CHECK(strstr(logbuf, "is corrupt at offset") != NULL);
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 0, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 2);
+    flip_byte(snap, file_size(snap) / 2);
+    ASSERT_EQ(truncate(snap, file_size(snap) - 10), 0);
+    CHECK_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_ECORRUPT);
+    rm_dir();
+}
+
+static void test_directory_lock(void)
+{
+    new_dir();
+    mnemo_store *a, *b;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &a), MNEMO_OK);
+    CHECK_EQ(open_store(MNEMO_FSYNC_NO, &b), MNEMO_EBUSY);
+    mnemo_store_free(a);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &b), MNEMO_OK);
+    mnemo_store_free(b);
+    rm_dir();
+}
+
+/* Under always, every call returns with its change durable; threads share fsyncs. */
+typedef struct wargs {
+    mnemo_store *st;
+    int id, n, bad;
+} wargs;
+
+static void *always_writer(void *arg)
+{
+    wargs *w = arg;
+    char k[32];
+    for (int i = 0; i < w->n; i++) {
+        int kl = snprintf(k, sizeof(k), "w%d:%d", w->id, i);
+        uint64_t before = mnemo_log_lsn(w->st, MNEMO_LSN_APPENDED);
+        if (mnemo_set(w->st, 0, k, (size_t)kl, "v", 1, NULL, NULL, NULL) != MNEMO_OK)
+            w->bad++;
+        /* This call's record got an LSN above `before`, and is durable when it returns. */
+        if (mnemo_log_lsn(w->st, MNEMO_LSN_DURABLE) <= before)
+            w->bad++;
+    }
+    return NULL;
+}
+
+static void test_always_group_commit(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_ALWAYS, &st), MNEMO_OK);
+    pthread_t th[4];
+    wargs w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (wargs){st, i, 200, 0};
+        pthread_create(&th[i], NULL, always_writer, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(w[i].bad, 0);
+    }
+    uint64_t app = mnemo_log_lsn(st, MNEMO_LSN_APPENDED);
+    CHECK_EQ(app, 800);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_DURABLE), 800);
+    mnemo_persist_info pi;
+    mnemo_persist_info_get(st, &pi);
+    CHECK_EQ(pi.fsync, MNEMO_FSYNC_ALWAYS);
+    CHECK(pi.last_write_ok);
+    /* Switching policy at run time. */
+    ASSERT_EQ(mnemo_persist_set_fsync(st, MNEMO_FSYNC_EVERYSEC), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "x", 1, "y", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK(mnemo_log_lsn(st, MNEMO_LSN_WRITTEN) >= 801);
+    ASSERT_EQ(mnemo_log_wait(st, 801), MNEMO_OK);
+    CHECK(mnemo_log_lsn(st, MNEMO_LSN_DURABLE) >= 801);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_ALWAYS, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 801);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
+static void test_async_commit(void)
+{
+    new_dir();
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = dir;
+    pcfg.fsync = MNEMO_FSYNC_EVERYSEC;
+    pcfg.async_commit = 1;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.persist = &pcfg;
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "a", 1, "b", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), 1);
+    ASSERT_EQ(mnemo_log_flush(st), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_WRITTEN), 1);
+    ASSERT_EQ(mnemo_log_wait(st, 1), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_DURABLE), 1);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
+static void test_in_memory_unchanged(void)
+{
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(NULL, &st), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "a", 1, "b", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), 0);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_EINVAL);
+    mnemo_persist_info pi;
+    CHECK_EQ(mnemo_persist_info_get(st, &pi), MNEMO_OK);
+    CHECK_EQ(pi.enabled, 0);
+    mnemo_store_free(st);
+}
+
+int main(void)
+{
+    TEST_RUN(test_in_memory_unchanged);
+    TEST_RUN(test_round_trip);
+    TEST_RUN(test_expired_while_closed);
+    TEST_RUN(test_torn_tail);
+    TEST_RUN(test_corruption_refused_and_fixed);
+    TEST_RUN(test_snapshot_files);
+    TEST_RUN(test_directory_lock);
+    TEST_RUN(test_always_group_commit);
+    TEST_RUN(test_async_commit);
+    return TEST_REPORT();
+}
