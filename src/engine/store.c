@@ -169,6 +169,7 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         if (prc != MNEMO_OK) {
             for (size_t i = 0; i < n; i++)
                 shard_clear(&st->shards[i]); /* a load that failed half-way */
+            free(st->db_mem);
             free(st->shards);
             free(st);
             return prc;

@@ -11,6 +11,7 @@
  * ever sees them, and no code runs in a signal handler.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,14 @@ int main(int argc, char **argv)
     const char *conf = NULL;
     int first_opt = 1;
     char err[2048];
+
+    /* One malloc arena for the whole process. With one per thread (glibc's default), arena
+     * segments freed by whichever thread evicts them go back to the arena of the thread that
+     * allocated them and are reused only by that thread: under eviction churn at 64 MB
+     * (bench/hitratio, 10 M requests) RSS reached 84 MiB for 57 MiB of used_memory; with one
+     * arena, 61 MiB. Small allocations still go through glibc's per-thread caches (tcache),
+     * so workers rarely meet on the arena's lock. */
+    mallopt(M_ARENA_MAX, 1);
 
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
         printf("mnemo-server v=%s (Redis protocol %s)\n", MNEMO_VERSION_STRING,
