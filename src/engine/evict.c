@@ -94,7 +94,9 @@ unsigned evict_admit_queue(mnemo_store *st, shard *sh, uint64_t h)
 
 /* FIFO policies: takes the oldest segment of the queue the policy works on and empties it:
  * each live entry is expired, evicted, or reinserted at the main queue's head. The segment is
- * freed with its last live entry. Returns the number of keys removed (evicted or expired). */
+ * freed with its last live entry. Returns the number of keys removed (evicted or expired) plus
+ * the number kept with a lower count or promoted: a pass that only ages hot keys is progress
+ * too (the next pass over them evicts), so callers do not mistake it for "nothing to evict". */
 static unsigned fifo_slice(shard *sh, op *o, int policy)
 {
     arena *a = &sh->ar;
@@ -144,6 +146,7 @@ static unsigned fifo_slice(shard *sh, op *o, int policy)
         if (keep) {
             if (shard_move_entry(sh, &e, ref, l.t, l.slot, ARENA_Q_MAIN, keep - 1, op_now(o), id))
                 break; /* out of memory: evict what we can instead of copying */
+            removed += keep - 1 < f || q == ARENA_Q_SMALL;
             continue;
         }
         if (s3 && q == ARENA_Q_SMALL && sh->ghost)

@@ -381,6 +381,39 @@ static void test_key_meta(void)
     mnemo_store_free(st);
 }
 
+/* Every key hot (read three times, the most the count holds): the FIFO policies need up to
+ * three passes over the whole store before anything can go. Aging passes are progress, so
+ * writes never see MNEMO_ENOSPACE for it. */
+static void test_all_keys_hot(void)
+{
+    int pols[] = {MNEMO_POLICY_ALLKEYS_LRU, MNEMO_POLICY_ALLKEYS_LFU,
+                  MNEMO_POLICY_ALLKEYS_S3FIFO};
+    for (int bg = 0; bg <= 1; bg++) {
+        for (size_t p = 0; p < sizeof(pols) / sizeof(pols[0]); p++) {
+            mnemo_store *st = open_limited(pols[p], bg, CEILING);
+            char k[17], v[32];
+            memset(v, 'h', sizeof(v));
+            int n = 0, fails = 0;
+            for (; used(st) < CEILING * 85 / 100; n++) {
+                key_of(k, n);
+                ASSERT_EQ(mnemo_set(st, 0, k, 16, v, 32, NULL, NULL, NULL), MNEMO_OK);
+            }
+            for (int r = 0; r < 3; r++)
+                for (int i = 0; i < n; i++) {
+                    key_of(k, i);
+                    (void)mnemo_exists(st, 0, k, 16);
+                }
+            for (int i = 0; i < 3 * n; i++) {
+                key_of(k, 1000000 + i);
+                fails += mnemo_set(st, 0, k, 16, v, 32, NULL, NULL, NULL) != MNEMO_OK;
+            }
+            CHECK_EQ(fails, 0);
+            CHECK(used(st) <= CEILING + MARGIN);
+            mnemo_store_free(st);
+        }
+    }
+}
+
 /* Several threads writing against a small ceiling: the margin holds per writer. */
 struct writer {
     mnemo_store *st;
@@ -430,6 +463,7 @@ int main(void)
     TEST_RUN(test_hot_keys_survive);
     TEST_RUN(test_lowering_the_ceiling);
     TEST_RUN(test_key_meta);
+    TEST_RUN(test_all_keys_hot);
     TEST_RUN(test_concurrent_writers);
     return TEST_REPORT();
 }
