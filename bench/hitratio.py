@@ -42,18 +42,16 @@ recorded figures use the defaults, which are the issue's parameters.
 
 import argparse
 import csv
-import ctypes
 import datetime
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-HOST = "127.0.0.1"
+from benchlib import HOST, Server, StartError, free_port  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRIVER_TIMEOUT = 1800      # seconds for one run of the driver; 10 M requests take well under 60
 
@@ -65,88 +63,7 @@ CSV_FIELDS = ["memory_mb", "server", "policy", "steady_hit_ratio", "hit_ratio", 
 
 
 # --------------------------------------------------------------------------------------------
-# servers
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent():
-    """preexec_fn: the child gets SIGTERM if this script dies (even by SIGKILL)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def ping(port, timeout=0.5):
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout) as s:
-            s.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class StartError(RuntimeError):
-    pass
-
-
-class Server:
-    def __init__(self, name, argv, port, workdir):
-        self.name, self.argv, self.port = name, argv, port
-        self.log_path = os.path.join(workdir, "%s-%d.log" % (name, port))
-        self.proc = None
-
-    def start(self):
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL,
-                                         cwd=os.path.dirname(self.log_path),
-                                         start_new_session=True, preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise StartError("%s exited at startup (status %s): %s" % (
-                    self.name, self.proc.returncode, self.log_tail(3)))
-            if ping(self.port):
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise StartError("%s does not answer PING on %s:%d: %s" % (
-            self.name, HOST, self.port, self.log_tail(3)))
-
-    def log_tail(self, n=15):
-        try:
-            with open(self.log_path, "rb") as f:
-                return " | ".join(l.decode(errors="replace").strip()
-                                  for l in f.read().splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def status_kb(self, field):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-        return 0
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
+# servers (benchlib.py: free_port, ping, Server)
 
 def server_argv(args, server, port, memory_mb, policy):
     if server == "redis":

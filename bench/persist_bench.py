@@ -24,32 +24,16 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-HOST = "127.0.0.1"
+from benchlib import HOST, free_port, ping  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ["off", "everysec", "always"]
 REQUESTS = {"off": 200000, "everysec": 200000, "always": 40000}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def ping(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 class Server:

@@ -33,7 +33,6 @@ shows the noise floor: every ratio should be 1).
 
 import argparse
 import csv
-import ctypes
 import datetime
 import hashlib
 import io
@@ -42,14 +41,13 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-HOST = "127.0.0.1"
+from benchlib import HOST, Server, free_port  # noqa: E402
 TESTS = ["set", "get", "incr", "mset"]          # redis-benchmark's order: GET after SET
 CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -67,81 +65,6 @@ def base_flags(n):
 
 # --------------------------------------------------------------------------------------------
 # servers
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent():
-    """preexec_fn: the child gets SIGTERM if this script dies (even by SIGKILL)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def ping(port, timeout=0.5):
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout) as s:
-            s.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class Server:
-    def __init__(self, name, argv, port, logdir):
-        self.name, self.argv, self.port = name, argv, port
-        self.log_path = os.path.join(logdir, "%s-%d.log" % (name, port))
-        self.proc = None
-
-    def start(self):
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=os.path.dirname(self.log_path),
-                                     start_new_session=True, preexec_fn=_die_with_parent)
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("%s exited at startup (status %s); log %s:\n%s" % (
-                    self.name, self.proc.returncode, self.log_path, self.log_tail()))
-            if ping(self.port):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("%s does not answer PING on %s:%d; log %s:\n%s" % (
-            self.name, HOST, self.port, self.log_path, self.log_tail()))
-
-    def log_tail(self, n=15):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return ""
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def cpu_ticks(self):
-        """utime+stime of the whole process (all threads, live and exited), in clock ticks."""
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        # fields[0] is field 3 (state); utime and stime are fields 14 and 15
-        return int(fields[11]) + int(fields[12])
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
 
 def redis_server_argv(binary, port):
     return [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
