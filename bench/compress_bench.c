@@ -36,32 +36,12 @@
 
 #include "mnemo.h"
 
+#include "benchutil.h"
+
 #define KEY_LEN 16
 #define VMIN 200
 #define VMAX 4096
 #define MAX_REPS 15
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* User-mode CPU seconds of the calling thread: without the kernel's page-fault handling, which
  * dominates loading on virtual machines. */
@@ -247,7 +227,7 @@ static void run_once(const corpus *c, int compression, int rep, result *r)
     }
     uint64_t sink = 0;
     for (int row = 0; row < NROWS; row++) {
-        double t0 = now_s(), c0 = cpu_s(), u0 = user_s();
+        double t0 = now_s(), c0 = thread_cpu_s(), u0 = user_s();
         for (size_t j = 0; j < c->n; j++) {
             size_t i = row == ROW_SET ? j : c->perm[j];
             const char *k = c->keys + i * KEY_LEN;
@@ -269,7 +249,7 @@ static void run_once(const corpus *c, int compression, int rep, result *r)
                 exit(1);
             }
         }
-        double wall = now_s() - t0, cpu = cpu_s() - c0, user = user_s() - u0;
+        double wall = now_s() - t0, cpu = thread_cpu_s() - c0, user = user_s() - u0;
         r->ops[row][rep] = (double)c->n / wall;
         r->cpu_ns[row][rep] = cpu * 1e9 / (double)c->n;
         r->user_ns[row][rep] = user * 1e9 / (double)c->n;

@@ -51,6 +51,8 @@
 
 #include "mnemo.h"
 
+#include "benchutil.h"
+
 #define KEY_LEN 16
 #define VAL_LEN 32
 #define MGET_BATCH 100
@@ -96,29 +98,6 @@ typedef struct worker {
     double t_start, t_end; /* CLOCK_MONOTONIC around run_op */
     double cpu;            /* this thread's CPU seconds in run_op */
 } worker;
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU seconds (user + system) the calling thread has used. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Bytes that malloc holds free (freed by the program, still part of the heap and, once touched,
  * of RSS): what separates an exact accounting of live allocations from RSS. */
