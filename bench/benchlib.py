@@ -105,3 +105,33 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, "?" if there is none."""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def mem_total_gib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1048576
+    return 0.0
+
+
+def git_commit(repo):
+    """The short commit of repo's HEAD, "+ local changes" if the tree differs; "?" without git."""
+    try:
+        commit = subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        if subprocess.run(["git", "--no-optional-locks", "-C", repo, "status", "--porcelain"],
+                          capture_output=True, text=True, timeout=10).stdout.strip():
+            commit += " (+ local changes)"
+        return commit or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"

@@ -51,7 +51,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import HOST, Server, StartError, free_port  # noqa: E402
+from benchlib import (HOST, Server, StartError, cpu_model, free_port,  # noqa: E402
+                      git_commit, mem_total_gib)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRIVER_TIMEOUT = 1800      # seconds for one run of the driver; 10 M requests take well under 60
 
@@ -228,31 +229,16 @@ def format_markdown(rows):
 
 
 def machine_header(args):
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = next(int(l.split()[1]) for l in f if l.startswith("MemTotal:"))
-    try:
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        if subprocess.run(["git", "--no-optional-locks", "-C", ROOT, "status", "--porcelain"],
-                          capture_output=True, text=True, timeout=10).stdout.strip():
-            commit += " (+ local changes)"
-    except (OSError, subprocess.SubprocessError):
-        commit = "?"
+    model, commit = cpu_model(), git_commit(ROOT)
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     return "\n".join([
         "date:     %s" % datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M:%S UTC"),
-        "machine:  %d x %s, %.1f GiB, %s" % (os.cpu_count() or 0, model, mem_kb / 1048576,
+        "machine:  %d x %s, %.1f GiB, %s" % (os.cpu_count() or 0, model, mem_total_gib(),
                                              " ".join(os.uname()[i] for i in (0, 2))),
         "load:     %s (1/5/15 min)" % load,
-        "commit:   %s" % (commit or "?"),
+        "commit:   %s" % commit,
         "redis:    %s %s" % (args.redis, args.versions.get("redis", "?")),
         "mnemo:    %s %s" % (args.mnemo, args.versions.get("mnemo", "?")),
         "trace:    %d requests, Zipf %g over %d keys, seed %d, 32-byte values, "

@@ -47,7 +47,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import HOST, Server, free_port  # noqa: E402
+from benchlib import (HOST, Server, cpu_model, free_port, git_commit,  # noqa: E402
+                      mem_total_gib)
 TESTS = ["set", "get", "incr", "mset"]          # redis-benchmark's order: GET after SET
 CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -156,17 +157,7 @@ def machine_header(args, rb, redis_bin, mnemo_bin):
             return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return "?"
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gib = 0.0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_gib = int(line.split()[1]) / 1048576
+    model, mem_gib = cpu_model(), mem_total_gib()
     if mnemo_bin == "redis":
         mver = "redis-server standing in for mnemo (harness validation)"
     else:
@@ -175,10 +166,7 @@ def machine_header(args, rb, redis_bin, mnemo_bin):
         mtime = datetime.datetime.fromtimestamp(os.path.getmtime(mnemo_bin), datetime.timezone.utc)
         mver = "%s (%s, built %s, sha256 %s)" % (sh([mnemo_bin, "--version"]) or "?", mnemo_bin,
                                                  mtime.strftime("%Y-%m-%d %H:%M UTC"), digest)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    commit = sh(["git", "-C", repo, "rev-parse", "--short", "HEAD"]) or "none"
-    if sh(["git", "--no-optional-locks", "-C", repo, "status", "--porcelain"]):
-        commit += " (+ local changes)"
+    commit = git_commit(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     flags = " ".join(base_flags(args.n)) + " -t <test> -q --csv   (then the same with -P %s%s)" % (
         ",".join(str(p) for p in args.pipelines if p > 1) or "-",
         ", -n %d" % args.pipeline_n if args.pipeline_n else "")

@@ -161,11 +161,11 @@ uint32_t arena_oldest(arena *a, unsigned q)
 }
 
 uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, uint8_t flags,
-                           uint64_t version, int64_t now, uint32_t avoid, uint32_t *ref,
-                           uint64_t *vbase, uint32_t *size)
+                           uint64_t version, int64_t now, uint32_t *ref, uint64_t *vbase,
+                           uint32_t *size)
 {
     uint32_t id = a->q[q].head;
-    if (id != ARENA_NONE && id != avoid) {
+    if (id != ARENA_NONE) {
         arena_seg *s = &a->segs[id];
         size_t sz = entry_size(klen, vlen, flags, version, s->vbase);
         if (sz <= ARENA_LARGE && s->cap - s->used >= sz) {
@@ -197,10 +197,7 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, u
         id = seg_new(a, q, cap, 0, now);
         if (id == ARENA_NONE)
             return NULL;
-        if (a->q[q].head != avoid)
-            seal_head(a, q);
-        else if (a->q[q].head != ARENA_NONE)
-            seg_link(a, a->q[q].head); /* the victim: sealed, its owner frees it */
+        seal_head(a, q);
         a->q[q].head = id;
     }
     arena_seg *s = &a->segs[id];

@@ -91,11 +91,11 @@ static inline unsigned arena_queue_of(const arena *a, uint32_t ref)
 /* Reserves room in queue `q` for a new live entry with these lengths, flags (entry.h) and
  * version; sets *ref, *vbase (the base to encode the version against) and *size (the entry's
  * size, as entry_size()). A segment started for it takes `version` as its base and `now` as its
- * birth time. NULL on allocation failure. `avoid` is a segment id that must not become the head
- * (the segment being compacted or evicted) or ARENA_NONE. */
+ * birth time. NULL on allocation failure. (A segment being compacted or evicted is sealed, so
+ * it is never the head that entries are appended to.) */
 uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, uint8_t flags,
-                           uint64_t version, int64_t now, uint32_t avoid, uint32_t *ref,
-                           uint64_t *vbase, uint32_t *size);
+                           uint64_t version, int64_t now, uint32_t *ref, uint64_t *vbase,
+                           uint32_t *size);
 
 /* The oldest segment of queue q, sealing its head first if it has no sealed segment (so that
  * eviction can take it); ARENA_NONE if the queue is empty. */

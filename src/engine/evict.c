@@ -3,9 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/store_int.h"
+#include "util/clock.h"
 #include "util/hash.h"
 
 #define EVICT_SMALL_PCT 10u        /* S3-FIFO: the small queue's share of a shard's memory */
@@ -29,11 +29,10 @@ static int policy_fifo(int p)
            p == MNEMO_POLICY_VOLATILE_LRU || p == MNEMO_POLICY_VOLATILE_LFU || policy_s3fifo(p);
 }
 
+/* Monotonic milliseconds (the backoff after a fruitless eviction). */
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(clock_monotonic_ns() / 1000000u);
 }
 
 /* ---- S3-FIFO's ghost: fingerprints of keys evicted from the small queue ---------------------- */
@@ -51,11 +50,11 @@ static uint16_t ghost_fp(uint64_t h)
 /* Sizes the ghost to remember about a quarter as many keys as the shard holds (2 bytes a slot,
  * ~0.5 byte a key): enough for keys evicted from the small queue to be recognised when they
  * come back soon (bench/policy_sim: half as many slots as keys gained nothing over a quarter).
- * Keeps the old table unless the shard's size changed a lot. */
+ * Keeps the old table while the shard holds between 1x and 8x as many keys as it has slots. */
 static void ghost_fit(shard *sh)
 {
-    uint64_t keys = shard_keys(sh);
-    if (sh->ghost && keys <= 2ull * sh->ghost_keys && keys * 4 >= sh->ghost_keys)
+    uint64_t keys = shard_keys(sh), slots_now = (uint64_t)sh->ghost_mask + 1;
+    if (sh->ghost && keys <= 8 * slots_now && (keys >= slots_now || slots_now == 64))
         return;
     uint32_t slots = 64;
     while (slots < keys / 4 && slots < (1u << 28))
@@ -66,14 +65,13 @@ static void ghost_fit(shard *sh)
     free(sh->ghost);
     sh->ghost = g;
     sh->ghost_mask = slots - 1;
-    sh->ghost_keys = (uint32_t)(keys < UINT32_MAX ? keys : UINT32_MAX);
 }
 
 void evict_shard_clear(shard *sh)
 {
     free(sh->ghost);
     sh->ghost = NULL;
-    sh->ghost_mask = sh->ghost_keys = 0;
+    sh->ghost_mask = 0;
 }
 
 unsigned evict_admit_queue(mnemo_store *st, shard *sh, uint64_t h)
@@ -144,7 +142,7 @@ static unsigned fifo_slice(shard *sh, op *o, int policy)
         else
             keep = f ? (lfu ? f : 1) : 0;
         if (keep) {
-            if (shard_move_entry(sh, &e, ref, l.t, l.slot, ARENA_Q_MAIN, keep - 1, op_now(o), id))
+            if (shard_move_entry(sh, &e, ref, l.t, l.slot, ARENA_Q_MAIN, keep - 1, op_now(o)))
                 break; /* out of memory: evict what we can instead of copying */
             removed += keep - 1 < f || q == ARENA_Q_SMALL;
             continue;

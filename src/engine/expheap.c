@@ -9,18 +9,25 @@ void expheap_free(expheap *hp)
     free(hp->v);
     hp->v = NULL;
     hp->n = hp->cap = 0;
+    hp->bytes = 0;
+}
+
+/* Resizes v to ncap records. Returns 0, or -1 (heap unchanged). */
+static int resize(expheap *hp, uint32_t ncap)
+{
+    exp_rec *v = realloc(hp->v, (size_t)ncap * sizeof(*v));
+    if (!v)
+        return -1;
+    hp->v = v;
+    hp->cap = ncap;
+    hp->bytes = malloc_usable_size(v) + sizeof(size_t); /* and the chunk header */
+    return 0;
 }
 
 int expheap_push(expheap *hp, int64_t at, uint64_t hash)
 {
-    if (hp->n == hp->cap) {
-        uint32_t ncap = hp->cap ? hp->cap * 2 : 8;
-        exp_rec *v = realloc(hp->v, (size_t)ncap * sizeof(*v));
-        if (!v)
-            return -1;
-        hp->v = v;
-        hp->cap = ncap;
-    }
+    if (hp->n == hp->cap && resize(hp, hp->cap ? hp->cap * 2 : 8))
+        return -1;
     uint32_t i = hp->n++;
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
@@ -52,16 +59,6 @@ void expheap_pop(expheap *hp)
     if (n)
         hp->v[i] = last;
     /* Give memory back once the heap has drained well below its capacity. */
-    if (hp->cap > 64 && hp->n < hp->cap / 4) {
-        exp_rec *v = realloc(hp->v, (size_t)(hp->cap / 2) * sizeof(*v));
-        if (v) {
-            hp->v = v;
-            hp->cap /= 2;
-        }
-    }
-}
-
-uint64_t expheap_mem(const expheap *hp)
-{
-    return hp->v ? malloc_usable_size(hp->v) + sizeof(size_t) : 0;
+    if (hp->cap > 64 && hp->n < hp->cap / 4)
+        (void)resize(hp, hp->cap / 2);
 }

@@ -24,6 +24,7 @@ typedef struct exp_rec {
 typedef struct expheap {
     exp_rec *v;
     uint32_t n, cap;
+    uint64_t bytes; /* memory v holds (malloc chunk), kept at each (re)allocation */
 } expheap;
 
 void expheap_free(expheap *hp);
@@ -35,6 +36,9 @@ static inline const exp_rec *expheap_top(const expheap *hp)
     return &hp->v[0];
 }
 void expheap_pop(expheap *hp);
-uint64_t expheap_mem(const expheap *hp);
+static inline uint64_t expheap_mem(const expheap *hp)
+{
+    return hp->bytes;
+}
 
 #endif

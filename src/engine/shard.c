@@ -320,7 +320,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
         uint32_t ref, size;
         unsigned q = l->t ? arena_queue_of(&sh->ar, l->ref) : evict_admit_queue(o->st, sh, h);
         uint8_t *p = arena_alloc_entry(&sh->ar, q, (uint32_t)klen, (uint32_t)vlen, flags, ver,
-                                       op_now(o), ARENA_NONE, &ref, &vb, &size);
+                                       op_now(o), &ref, &vb, &size);
         if (!p) {
             if (v == &cv)
                 compress_scratch_trim();
@@ -398,7 +398,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     uint64_t vb;
     uint8_t flags = (uint8_t)((old->flags & ~ENT_TTL) | (at > 0 ? ENT_TTL : 0));
     uint8_t *p = arena_alloc_entry(&sh->ar, arena_queue_of(&sh->ar, l->ref), old->klen,
-                                   old->vlen, flags, entry_version(old), op_now(o), ARENA_NONE,
+                                   old->vlen, flags, entry_version(old), op_now(o),
                                    &ref, &vb, &size);
     if (!p)
         return MNEMO_ENOMEM;
@@ -441,12 +441,12 @@ int shard_slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *
 }
 
 int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t slot,
-                     unsigned q, unsigned freq, int64_t now, uint32_t avoid)
+                     unsigned q, unsigned freq, int64_t now)
 {
     uint32_t nref, size;
     uint64_t vb;
     uint8_t *p = arena_alloc_entry(&sh->ar, q, e->klen, e->vlen, e->flags, e->version, now,
-                                   avoid, &nref, &vb, &size);
+                                   &nref, &vb, &size);
     if (!p)
         return MNEMO_ENOMEM;
     entry ne; /* re-encoded: the version against the new segment's base */
@@ -475,7 +475,7 @@ static void compact(shard *sh, uint32_t victim, int64_t now)
             continue; /* dead: the index points elsewhere or nowhere */
         /* The copies join the head of the victim's queue: compaction moves live entries
          * forward in the FIFO, as Segcache's merge does; their access counts go with them. */
-        if (shard_move_entry(sh, &e, ref, t, slot, q, entry_freq(e.base), now, victim))
+        if (shard_move_entry(sh, &e, ref, t, slot, q, entry_freq(e.base), now))
             return; /* out of memory: try again another time */
     }
 }

@@ -33,6 +33,7 @@ typedef struct shard {
     table old;           /* index being migrated into tab; old.cap == 0 when none */
     arena ar;            /* entries (ar.segs, its first field, ends the first cache line) */
     uint32_t mig_pos;    /* next slot of old to migrate */
+    uint32_t ghost_mask; /* slots of `ghost` (below) - 1 */
     expheap heap;        /* deadlines of entries with a TTL (may hold stale records) */
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
     __extension__ unsigned __int128 ttl_sum; /* sum of their deadlines (for the average TTL) */
@@ -42,8 +43,6 @@ typedef struct shard {
     uint64_t comp_values, comp_stored, comp_orig;
     uint16_t *ghost;     /* S3-FIFO's ghost queue: fingerprints of keys evicted from the small
                             queue, one per slot of a table indexed by hash; NULL when unused */
-    uint32_t ghost_mask; /* slots - 1 */
-    uint32_t ghost_keys; /* shard_keys() when the ghost was sized */
     /* shard_mem() as last added to the store's total (written under lock; the evictor reads it
      * without the lock to pick a shard). Last: SWAPDB swaps everything from tab up to it. */
     _Atomic uint64_t mem_reported;
@@ -165,10 +164,10 @@ int shard_slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *
 int shard_random_entry(shard *sh, int ttl_only, loc *l);
 
 /* Copies the live entry e (at ref, indexed at t/slot) to the head of queue q with access
- * frequency freq, and releases the old copy. `avoid`: the segment being emptied. Returns
- * MNEMO_OK or MNEMO_ENOMEM (nothing changed). */
+ * frequency freq, and releases the old copy. Returns MNEMO_OK or MNEMO_ENOMEM (nothing
+ * changed). */
 int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t slot,
-                     unsigned q, unsigned freq, int64_t now, uint32_t avoid);
+                     unsigned q, unsigned freq, int64_t now);
 
 
 /* Removes the entries with hash h that have a TTL: the due ones (expired), and with `evict`

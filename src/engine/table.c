@@ -10,15 +10,21 @@
 #include <emmintrin.h>
 #endif
 
+/* Bytes of the one allocation holding ctrl and refs for `cap` slots (cap rounded as stored). */
+static size_t table_total(uint32_t cap)
+{
+    size_t ctrl_bytes = ((size_t)cap + TABLE_GROUP + 3) & ~(size_t)3; /* as table_refs() */
+    return ctrl_bytes + (size_t)cap * sizeof(uint32_t);
+}
+
 int table_alloc(table *t, uint32_t cap)
 {
     if (cap < TABLE_MIN_CAP)
         cap = TABLE_MIN_CAP;
     cap = (cap + TABLE_GROUP - 1) & ~(TABLE_GROUP - 1);
-    size_t ctrl_bytes = ((size_t)cap + TABLE_GROUP + 3) & ~(size_t)3; /* as table_refs() */
-    size_t total = ctrl_bytes + (size_t)cap * sizeof(uint32_t);
+    size_t total = table_total(cap);
     uint8_t *base;
-    uint32_t mapped = 0;
+    uint64_t bytes;
     if (total >= TABLE_MMAP_MIN) {
         size_t len = (total + 4095) & ~(size_t)4095;
         if (len > UINT32_MAX)
@@ -28,34 +34,28 @@ int table_alloc(table *t, uint32_t cap)
             return -1;
         if (len >= (2u << 20))
             (void)madvise(base, len, MADV_HUGEPAGE);
-        mapped = (uint32_t)len;
+        bytes = len;
     } else {
         base = calloc(total, 1);
         if (!base)
             return -1;
+        bytes = malloc_usable_size(base) + sizeof(size_t); /* and the chunk header */
     }
     t->ctrl = base;
     t->cap = cap;
     t->count = 0;
     t->tombs = 0;
-    t->mapped = mapped;
+    t->bytes = (uint32_t)bytes;
     return 0;
 }
 
 void table_free(table *t)
 {
-    if (t->mapped)
-        munmap(t->ctrl, t->mapped);
+    if (t->ctrl && table_total(t->cap) >= TABLE_MMAP_MIN)
+        munmap(t->ctrl, t->bytes);
     else
         free(t->ctrl);
     memset(t, 0, sizeof(*t));
-}
-
-uint64_t table_mem(const table *t)
-{
-    if (!t->ctrl)
-        return 0;
-    return t->mapped ? t->mapped : malloc_usable_size(t->ctrl) + sizeof(size_t);
 }
 
 /* Bit i set where ctrl[pos + i] == c, for the 16 slots of a group. */

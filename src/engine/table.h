@@ -40,7 +40,8 @@ typedef struct table {
     uint32_t cap;
     uint32_t count;  /* occupied slots */
     uint32_t tombs;  /* tombstones */
-    uint32_t mapped; /* bytes mmap()ed for ctrl and refs, 0 if malloc()ed */
+    uint32_t bytes;  /* memory held for ctrl and refs (mapping length, or the malloc chunk),
+                        kept so that accounting need not ask the allocator on every write */
 } table;
 
 /* The refs array: after the control bytes, 4-byte aligned. */
@@ -65,7 +66,10 @@ int table_alloc(table *t, uint32_t cap);
 void table_free(table *t);
 
 /* Bytes the table's arrays hold (for memory accounting). */
-uint64_t table_mem(const table *t);
+static inline uint64_t table_mem(const table *t)
+{
+    return t->bytes;
+}
 
 static inline void table_set_ctrl(table *t, uint32_t i, uint8_t c)
 {

@@ -13,29 +13,31 @@
 
 #define WBUF_KEEP ((size_t)16 << 20) /* a write buffer larger than this is given back */
 
-void journal_logf(const mnemo_persist_config *pc, int level, const char *fmt, ...)
+/* Formats a message and hands it to a log callback (none: nothing). */
+static void vlogf(mnemo_log_fn log, void *ctx, int level, const char *fmt, va_list ap)
 {
-    if (!pc || !pc->log)
+    if (!log)
         return;
     char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    log(ctx, level, msg);
+}
+
+void journal_logf(const mnemo_persist_config *pc, int level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vlogf(pc ? pc->log : NULL, pc ? pc->log_ctx : NULL, level, fmt, ap);
     va_end(ap);
-    pc->log(pc->log_ctx, level, msg);
 }
 
 static void jlog(journal *j, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void jlog(journal *j, int level, const char *fmt, ...)
 {
-    if (!j->log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vlogf(j->log, j->log_ctx, level, fmt, ap);
     va_end(ap);
-    j->log(j->log_ctx, level, msg);
 }
 
 static void atomic_max(_Atomic uint64_t *a, uint64_t v)

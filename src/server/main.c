@@ -32,14 +32,13 @@
 #include "server/server.h"
 #include "server/srv_persist.h"
 #include "server/worker.h"
+#include "util/clock.h"
 
 server g_srv;
 
 int64_t server_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_realtime_ms();
 }
 
 int64_t server_now_us(void)

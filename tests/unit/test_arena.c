@@ -90,7 +90,7 @@ static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, u
 {
     uint32_t ref;
     uint64_t vb;
-    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, 1, vlen, 0, version, 1, ARENA_NONE, &ref,
+    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, 1, vlen, 0, version, 1, &ref,
                                    &vb, size);
     ASSERT(p != NULL);
     entry e;
