@@ -4,11 +4,12 @@
  * A store (mnemo_store) holds `databases` numbered keyspaces (0..N-1, like Redis's SELECT).
  * Keys and values are binary-safe byte strings; the empty key is allowed (as in Redis). Every
  * entry carries:
- *   - a 64-bit version from the store's hybrid logical clock (HLC): upper 48 bits are Unix time
- *     in milliseconds, lower 16 bits a logical counter. Every write in a store gets a version
- *     strictly greater than every version the store handed out before, across all keys and
- *     databases, so versions order writes and serve compare-and-set (MNEMO_SET_IF_VERSION,
- *     mnemo_del_if_version);
+ *   - a 64-bit version from a hybrid logical clock (HLC): upper 48 bits are Unix time in
+ *     milliseconds, lower 16 bits a logical counter. Every write to a key gets a version
+ *     strictly greater than every version that key held before (also after a delete), so
+ *     versions order the writes of one key and serve compare-and-set (MNEMO_SET_IF_VERSION,
+ *     mnemo_del_if_version). Versions of different keys are not ordered and may be equal (each
+ *     shard keeps its own clock; docs/design.md "Versions");
  *   - an optional absolute expiration time in Unix milliseconds. Expired keys are never returned:
  *     they are deleted lazily when touched and actively by a background cycle within about a
  *     second of their deadline.
@@ -674,10 +675,17 @@ typedef struct mnemo_stats {
 /* Fills *out with the store's counters (summed over shards, each read under its lock). */
 int mnemo_store_stats(mnemo_store *store, mnemo_stats *out);
 
+/* Gives back memory held for the moment: finishes the index resizes in progress (each shard
+ * keeps its old index until its entries have moved, a few per write and more per background
+ * cycle) and asks the allocator to return free heap pages to the system (malloc_trim, which
+ * acts on the whole process). Locks one shard at a time. The server's MEMORY PURGE. */
+int mnemo_store_purge(mnemo_store *store);
+
 /* Zeroes the counters (gets, hits, misses, sets, deletes, expired, evicted). */
 int mnemo_stats_reset(mnemo_store *store);
 
-/* The store's hybrid logical clock: a new version, greater than every one handed out before. */
+/* A new version, greater than every version handed out before it (all keys and databases); every
+ * later write gets a greater one. Costs a pass over the shards' clocks: not for hot paths. */
 uint64_t mnemo_store_next_version(mnemo_store *store);
 
 /* ---------------------------------------------------------------------------------------------

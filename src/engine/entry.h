@@ -17,12 +17,18 @@
  * one or two bytes more. The frequency bits change in place on reads (under the shard lock);
  * every other byte of an entry is immutable once written, except expire_at (TTL updates).
  *
- * The version is stored as a zigzag varint of (version - vbase), where vbase is the version its
- * segment started with (arena.h): entries appended to one segment are written close together in
- * time, so their HLC versions differ from the base by little — 3 or 4 bytes instead of 8 at
- * typical write rates. An entry copied to another segment (compaction, TTL changes, eviction's
- * reinsertion) is encoded against that segment's base; zigzag keeps older versions (negative
- * deltas) cheap too.
+ * The version is stored relative to vbase, the version its segment started with (arena.h),
+ * split the way the clock builds it (Unix ms << 16 | logical counter, util/clock.h):
+ *
+ *     varint( zigzag(ms - vbase's ms) << 2 | min(counter, 3) ) [ varint(counter - 3) ]
+ *
+ * Versions come from the shard's own clock (design.md "Versions"), so the counter is 0-2 unless
+ * one shard takes several writes in one millisecond, and the ms difference is the age of the
+ * segment when the entry was written: 1 byte for entries written within 16 ms of their
+ * segment's start, 2 within 2 s. An entry copied to another segment (compaction, TTL changes,
+ * eviction's reinsertion) is encoded against that segment's base; zigzag keeps older versions
+ * (negative differences) cheap too. Any 64-bit value round-trips (restored versions need not
+ * have come from this clock).
  *
  * Entries are packed back to back with no alignment or padding (fields are read with memcpy),
  * so a 16-byte key with a 32-byte value and no TTL takes 51-55 bytes. Entries are never resized
@@ -108,11 +114,21 @@ static inline size_t entry_varint64_len(uint64_t v)
     return n;
 }
 
-/* The stored form of a version: zigzag of its difference from the segment's base. */
-static inline uint64_t entry_vdelta(uint64_t version, uint64_t vbase)
+/* The stored form of a version (see the top of this file): the leading varint, and whether the
+ * counter needs a second one. */
+static inline uint64_t entry_vcode(uint64_t version, uint64_t vbase)
 {
-    int64_t d = (int64_t)(version - vbase);
-    return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+    int64_t d = (int64_t)((version >> 16) - (vbase >> 16));
+    uint64_t z = ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+    uint64_t c = version & 0xffff;
+    return z << 2 | (c < 3 ? c : 3);
+}
+
+static inline size_t entry_vsize(uint64_t version, uint64_t vbase)
+{
+    uint64_t c = version & 0xffff;
+    return entry_varint64_len(entry_vcode(version, vbase)) +
+           (c < 3 ? 0 : entry_varint_len((uint32_t)c - 3));
 }
 
 /* Size of an entry with these lengths, flags (ENT_FLAGS), version and segment base. */
@@ -124,7 +140,7 @@ static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint8_t flags, uin
         head += 1 + entry_varint_len(klen);
     else if (klen >= ENT_KLEN_VAR)
         head += entry_varint_len(klen);
-    return head + entry_varint_len(vlen) + entry_varint64_len(entry_vdelta(version, vbase)) +
+    return head + entry_varint_len(vlen) + entry_vsize(version, vbase) +
            ((flags & ENT_TTL) ? 8 : 0) + klen + vlen;
 }
 
@@ -179,7 +195,13 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
         shift += 7;
     }
     z |= (uint64_t)*q++ << shift;
-    e->version = vbase + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+    uint32_t c = (uint32_t)(z & 3);
+    if (c == 3) {
+        q = entry_varint_get(q, &c);
+        c += 3;
+    }
+    z >>= 2;
+    e->version = ((vbase >> 16) + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1))) << 16 | c;
     if (e->flags & ENT_TTL) {
         e->exp = (uint8_t *)q;
         q += 8;
@@ -215,12 +237,15 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
         *q++ = (uint8_t)((flags & ENT_TTL) | klen);
     }
     q = entry_varint_put(q, vlen);
-    uint64_t z = entry_vdelta(version, vbase);
+    uint64_t z = entry_vcode(version, vbase);
+    int more = (z & 3) == 3;
     while (z >= 0x80) {
         *q++ = (uint8_t)(z | 0x80);
         z >>= 7;
     }
     *q++ = (uint8_t)z;
+    if (more)
+        q = entry_varint_put(q, (uint32_t)(version & 0xffff) - 3);
     if (flags & ENT_TTL) {
         entry_store64(q, (uint64_t)expire_at);
         q += 8;

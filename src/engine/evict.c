@@ -203,7 +203,7 @@ static unsigned slice(mnemo_store *st, size_t idx, int policy)
     }
     if (sh->ghost && !policy_s3fifo(policy))
         evict_shard_clear(sh);
-    shard_sync_mem(st, sh);
+    shard_maintain_after_evict(st, sh);
     store_unlock(st, idx);
     return removed;
 }

@@ -46,6 +46,10 @@ typedef struct shard {
     /* shard_mem() as last added to the store's total (written under lock; the evictor reads it
      * without the lock to pick a shard). Last: SWAPDB swaps everything from tab up to it. */
     _Atomic uint64_t mem_reported;
+    /* The shard's hybrid logical clock: the last version handed out to a write in it (design.md
+     * "Versions"). Atomic only so that mnemo_store_next_version() can read it without the
+     * lock; written under the lock. Not swapped by SWAPDB (both shards take the larger). */
+    _Atomic uint64_t hlc;
 } __attribute__((aligned(64))) shard;
 
 /* Per-operation context: the store (for clock, versions, hooks), the database, and the time,
@@ -62,6 +66,10 @@ typedef struct op {
 extern _Thread_local uint64_t shard_restore_version;
 
 int64_t op_now(op *o);
+
+/* A version for a write to sh (lock held): the shard's clock ticked (hlc_tick), above the
+ * store's floor. */
+uint64_t shard_next_version(shard *sh, op *o);
 
 /* Where a key is (t != NULL) or, after a miss, where it would be inserted into sh->tab. */
 typedef struct loc {
@@ -115,6 +123,9 @@ void shard_clear(shard *sh);
 uint64_t shard_mem(const shard *sh);
 uint64_t shard_keys(const shard *sh);
 
+/* Completes a resize in progress (moves every entry left in sh->old, frees it). */
+void shard_finish_resize(shard *sh);
+
 /* Makes room for one insert into sh->tab (starting or finishing a resize, one migration step).
  * Returns MNEMO_OK or MNEMO_ENOMEM. */
 int shard_prepare_insert(shard *sh);
@@ -147,6 +158,10 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at);
 /* Housekeeping after writes: compacts one arena segment if garbage is high, and brings the
  * store's memory total up to date. */
 void shard_maintain_after_write(struct mnemo_store *st, shard *sh);
+
+/* After an eviction slice (which compacts by itself): shrinks a sparse index, brings the
+ * store's memory total up to date. */
+void shard_maintain_after_evict(struct mnemo_store *st, shard *sh);
 
 /* Compacts one segment if the shard's garbage is over its threshold (a lower one when
  * `pressed`: the store is above its high-water mark). Returns 1 if it compacted. */

@@ -358,7 +358,16 @@ static void *background_main(void *arg)
 
 uint64_t mnemo_store_next_version(mnemo_store *st)
 {
+    /* Above every shard's clock, and raising the floor that every later write goes above. A
+     * write racing with this call may take a version below the result: it was not "before". */
     op o = {st, 0, 0, 0};
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = atomic_load_explicit(&st->shards[i].hlc, memory_order_relaxed);
+        top = v > top ? v : top;
+    }
+    hlc_observe(&st->hlc, top);
     return hlc_next(&st->hlc, op_now(&o));
 }
 
@@ -589,7 +598,7 @@ int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const 
         if (found)
             shard_remove(sh, &o, &l, MNEMO_EVENT_DEL);
         if (version_out)
-            *version_out = hlc_next(&st->hlc, op_now(&o));
+            *version_out = shard_next_version(sh, &o);
         goto out;
     }
     rc = shard_store(sh, &o, &l, key, klen, h, &v, at, version_out);
@@ -1314,6 +1323,30 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
     if (out->compressed_bytes)
         out->compression_ratio =
             (double)out->compressed_original_bytes / (double)out->compressed_bytes;
+    return MNEMO_OK;
+}
+
+int mnemo_store_purge(mnemo_store *st)
+{
+    if (!st)
+        return MNEMO_EINVAL;
+    size_t n = (size_t)st->cfg.databases * st->nshards;
+    for (size_t i = 0; i < n; i++) {
+        shard *sh = &st->shards[i];
+        if (!atomic_load_explicit(&sh->mem_reported, memory_order_relaxed))
+            continue; /* never held anything: not even its lock needs touching */
+        int rc = store_lock(st, i);
+        if (rc == MNEMO_ETXN)
+            continue;
+        if (rc)
+            return rc;
+        if (sh->old.cap) {
+            shard_finish_resize(sh);
+            shard_sync_mem(st, sh);
+        }
+        store_unlock(st, i);
+    }
+    malloc_trim(0);
     return MNEMO_OK;
 }
 

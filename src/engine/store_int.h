@@ -20,7 +20,9 @@ struct mnemo_store {
     uint32_t shard_mask;
     shard *shards;          /* databases * nshards, database-major */
 
-    _Alignas(64) _Atomic uint64_t hlc; /* hybrid logical clock: last version handed out */
+    /* The versions floor: every write takes a version above it (and above its shard's clock).
+     * Moved only by mnemo_store_next_version() and by versions restored from disk. */
+    _Alignas(64) _Atomic uint64_t hlc;
     _Alignas(64) _Atomic int closed;   /* set first thing in mnemo_store_close() */
 
     /* Background thread (active expiry). bg_lock protects bg_stop. */

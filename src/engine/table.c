@@ -29,6 +29,13 @@ int table_alloc(table *t, uint32_t cap)
         size_t len = (total + 4095) & ~(size_t)4095;
         if (len > UINT32_MAX)
             return -1;
+        /* The mapping is whole pages: give the table every slot they hold (free load headroom,
+         * up to 800 slots, so the next resize comes later). */
+        uint64_t fit = ((len - TABLE_GROUP - 3) / 5) & ~(uint64_t)(TABLE_GROUP - 1);
+        while (fit > cap && table_total((uint32_t)fit) > len)
+            fit -= TABLE_GROUP;
+        if (fit > cap && fit <= UINT32_MAX - TABLE_GROUP)
+            cap = (uint32_t)fit;
         base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (base == MAP_FAILED)
             return -1;

@@ -6,7 +6,7 @@
  *                   reads the probe sequence without wrapping)
  *   refs[cap]       the entry's arena ref
  *
- * 5 bytes per slot at a load between 0.7 and 0.875: 6-7 bytes per key. The tag (7 hash
+ * 5 bytes per slot at a load between 0.75 and 0.875: 5.7-6.7 bytes per key. The tag (7 hash
  * bits) rules out all but 1/128 of the non-matching slots before the entry is touched.
  *
  * The home slot of a hash is its top 32 bits scaled to cap ((h >> 32) * cap >> 32), so home
@@ -19,7 +19,9 @@
  * Both arrays live in one allocation. From TABLE_MMAP_MIN bytes up it is a private mapping of
  * its own, so that a table freed after a resize goes back to the kernel at once instead of
  * staying behind as a hole in the malloc heap (which kept RSS ~4 bytes per key above what the
- * store accounts); from 2 MiB up the mapping asks for transparent huge pages.
+ * store accounts; at 16 KiB still ~2 bytes, the holes left by the 4-16 KiB tables of growing
+ * shards, too small or oddly placed for the 4 KiB segments to reuse), and the table takes all
+ * the slots its pages hold; from 2 MiB up the mapping asks for transparent huge pages.
  *
  * Not thread-safe: the owning shard's lock protects a table.
  */
@@ -33,7 +35,7 @@
 #define TABLE_TOMB 0x01
 #define TABLE_MIN_CAP 16u
 #define TABLE_GROUP 16u
-#define TABLE_MMAP_MIN (16u * 1024)
+#define TABLE_MMAP_MIN (4u * 1024)
 
 typedef struct table {
     uint8_t *ctrl;   /* NULL when cap == 0; refs follow in the same allocation (table_refs) */

@@ -491,6 +491,10 @@ static void cmd_swapdb(conn *c, int argc, resp_arg *argv)
         reply_err(c, ERR_DBRANGE);
         return;
     }
+    /* Counted before the swap: an EXEC that reads the old count holds its watched keys' shard
+     * locks, so the swap (which needs them all) happens after it. */
+    atomic_fetch_add(&g_srv.db_swaps[a], 1);
+    atomic_fetch_add(&g_srv.db_swaps[b], 1);
     int rc = mnemo_swapdb(ST, (unsigned)a, (unsigned)b);
     if (rc == MNEMO_OK)
         reply_ok(c);

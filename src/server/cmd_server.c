@@ -436,12 +436,23 @@ static void cmd_memory_usage(conn *c, int argc, resp_arg *argv)
         reply_status(c, rc);
 }
 
+static void cmd_memory_purge(conn *c, int argc, resp_arg *argv)
+{
+    int rc = mnemo_store_purge(ST);
+    if (rc == MNEMO_OK)
+        reply_ok(c);
+    else
+        reply_status(c, rc);
+}
+
 static void cmd_memory_help(conn *c, int argc, resp_arg *argv)
 {
-    reply_array(c, 3);
+    reply_array(c, 5);
     reply_simple(c, "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     reply_simple(c, "USAGE <key> [SAMPLES <count>]");
     reply_simple(c, "    Return memory in bytes used by <key> and its value.");
+    reply_simple(c, "PURGE");
+    reply_simple(c, "    Finish index resizes in progress and return free heap pages to the system.");
 }
 
 static void cmd_container(conn *c, int argc, resp_arg *argv)
@@ -470,6 +481,8 @@ static const command config_subs[] = {
 static const command memory_subs[] = {
     {"memory|usage", -3, CMD_READONLY, 2, 2, 1, cmd_memory_usage, "server", "4.0.0",
      "Estimates the memory usage of a key.", "key [SAMPLES count]", "@read @slow", NULL},
+    {"memory|purge", 2, 0, 0, 0, 0, cmd_memory_purge, "server", "4.0.0",
+     "Asks the allocator to release memory.", NULL, "@slow", NULL},
     {"memory|help", 2, CMD_LOADING | CMD_STALE, 0, 0, 0, cmd_memory_help, "server", "4.0.0",
      "Returns helpful text about the different subcommands.", NULL, "@slow", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},

@@ -104,6 +104,7 @@ static void cmd_watch(conn *c, int argc, resp_arg *argv)
         memcpy(wk->key, argv[i].ptr, argv[i].len);
         wk->len = argv[i].len;
         wk->db = c->db;
+        wk->swaps = atomic_load(&g_srv.db_swaps[c->db]);
         key_state ks = {0, 0};
         int rc = key_version(c->db, argv[i].ptr, argv[i].len, &ks);
         wk->version = ks.version;
@@ -151,14 +152,15 @@ static void add_key(void *ctx, const resp_arg *key)
     l->n++;
 }
 
-/* 1 if every watched key still has the version and expiration it had at WATCH. */
+/* 1 if every watched key still has the version and expiration it had at WATCH, and its
+ * database took part in no SWAPDB since. */
 static int watches_hold(conn *c)
 {
     for (int i = 0; i < c->nwatched; i++) {
         watched_key *wk = &c->watched[i];
         key_state ks = {0, 0};
         int rc = key_version(wk->db, wk->key, wk->len, &ks);
-        if (rc < 0 || rc != wk->present ||
+        if (rc < 0 || rc != wk->present || atomic_load(&g_srv.db_swaps[wk->db]) != wk->swaps ||
             (rc && (ks.version != wk->version || ks.expire_at != wk->expire_at)))
             return 0;
     }

@@ -57,6 +57,7 @@ typedef struct watched_key {
     int present;
     uint64_t version;
     int64_t expire_at; /* a TTL change does not change the version, but aborts EXEC */
+    uint64_t swaps;    /* g_srv.db_swaps[db] at WATCH */
     size_t len;
     char *key;
 } watched_key;

@@ -228,6 +228,11 @@ int main(int argc, char **argv)
         return 1;
     }
     g_srv.databases = mc.databases;
+    g_srv.db_swaps = calloc(mc.databases, sizeof(*g_srv.db_swaps));
+    if (!g_srv.db_swaps) {
+        log_warning("out of memory");
+        return 1;
+    }
     config_apply = apply_setting;
     if (!mc.maxmemory) {
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

@@ -29,6 +29,10 @@ struct conn;
 typedef struct server {
     mnemo_store *store;
     unsigned databases;
+    /* SWAPDBs each database took part in. WATCH compares versions, and a version belongs to
+     * one key in one database: after a swap the key under a watched name can carry a version
+     * equal to the watched one (another shard's clock), so EXEC also checks this count. */
+    _Atomic uint64_t *db_swaps;
     unsigned nworkers;
     struct worker *workers;
 

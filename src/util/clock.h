@@ -34,6 +34,16 @@ static inline uint64_t hlc_next(_Atomic uint64_t *clk, int64_t now_ms)
     }
 }
 
+/* Next value of a clock that only its owner writes (a shard's, under the shard lock): above
+ * `last` and above `floor` (a shared word that only moves when versions arrive from elsewhere
+ * or are handed out store-wide), and at least the physical time. */
+static inline uint64_t hlc_tick(uint64_t last, uint64_t floor, int64_t now_ms)
+{
+    uint64_t phys = now_ms > 0 ? (uint64_t)now_ms << HLC_LOGICAL_BITS : 0;
+    uint64_t next = (last > floor ? last : floor) + 1;
+    return next > phys ? next : phys;
+}
+
 /* Makes *clk at least v (for versions that arrive from elsewhere, e.g. a replica's log). */
 static inline void hlc_observe(_Atomic uint64_t *clk, uint64_t v)
 {

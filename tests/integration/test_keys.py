@@ -216,6 +216,27 @@ def test_memory_usage(raw):
     assert raw.call("MEMORY", "USAGE", "k", "SAMPLES", "5") == n
 
 
+def test_memory_purge_keeps_data(raw):
+    # enough keys that the shards' indexes grow (and are caught mid-resize), then PURGE
+    # finishes the resizes: every key is still there, and memory_used does not grow
+    raw.call("FLUSHALL")
+    for start in range(0, 20000, 1000):
+        args = []
+        for i in range(start, start + 1000):
+            args += ["p:%d" % i, "v%d" % i]
+        assert raw.call("MSET", *args) == "OK"
+    def used():
+        info = raw.call("INFO", "memory").decode()
+        return int(info.split("used_memory:")[1].split("\r\n")[0])
+    before = used()
+    assert raw.call("MEMORY", "PURGE") == "OK"
+    assert used() <= before
+    assert raw.call("DBSIZE") == 20000
+    assert raw.call("MGET", "p:0", "p:9999", "p:19999") == [b"v0", b"v9999", b"v19999"]
+    assert raw.call("MEMORY", "PURGE", "x") == \
+        "ERR wrong number of arguments for 'memory|purge' command"
+
+
 def test_databases_are_separate(server):
     a = server.client(db=0, decode_responses=True)
     b = server.client(db=5, decode_responses=True)

@@ -152,6 +152,34 @@ def test_watch_in_other_db(server, raw):
     other.close()
 
 
+def test_watch_swapdb_aborts(server, raw):
+    # Versions come from per-shard clocks, so the key swapped in under the watched name can
+    # carry the very version that was watched (same shard index, same millisecond): EXEC must
+    # still see that the database changed under it.
+    for _ in range(20):
+        raw.call("SELECT", "0")
+        raw.call("FLUSHALL")
+        other = server.raw()
+        other.call("SELECT", "1")
+        raw.call("SET", "k", "in-db-0")
+        other.call("SET", "k", "in-db-1")
+        raw.call("WATCH", "k")
+        other.call("SWAPDB", "0", "1")
+        raw.call("MULTI")
+        raw.call("GET", "k")
+        assert raw.call("EXEC") is None
+        other.close()
+    # a swap of two other databases leaves the watch alone
+    raw.call("SET", "k", "v")
+    raw.call("WATCH", "k")
+    other = server.raw()
+    other.call("SWAPDB", "2", "3")
+    raw.call("MULTI")
+    raw.call("GET", "k")
+    assert raw.call("EXEC") == [b"v"]
+    other.close()
+
+
 def test_keyless_commands_in_transaction(raw):
     raw.call("MSET", "a", "1", "b", "2")
     raw.call("MULTI")

@@ -8,15 +8,35 @@ static void test_entry_layout(void)
     uint8_t buf[128];
     entry e;
     uint64_t base = 1700000000000ull << 16;
-    /* Head byte with the key length, vlen, a version delta of 0..63 in one byte: 1+1+1+16+32. */
+    /* Head byte with the key length, vlen, and the version in one byte (entry.h): the same
+     * millisecond as the base with a counter of 0-2, or up to 15 ms later: 1+1+1+16+32. */
     CHECK_EQ(entry_size(16, 32, 0, base, base), 51);
-    CHECK_EQ(entry_size(16, 32, 0, base + 63, base), 51);
-    CHECK_EQ(entry_size(16, 32, 0, base + 64, base), 52);
-    /* A second later: 2^16 * 1000 ticks -> zigzag 2^27: 4 bytes. */
-    CHECK_EQ(entry_size(16, 32, 0, base + (1000ull << 16), base), 54);
+    CHECK_EQ(entry_size(16, 32, 0, base + 2, base), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base + (15ull << 16) + 2, base), 51);
+    /* A counter of 3 and more follows as a varint of its own. */
+    CHECK_EQ(entry_size(16, 32, 0, base + 3, base), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + 130, base), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + 131, base), 53);
+    /* 16 ms later: zigzag 32 << 2 = 128, two bytes; a second later still two; an hour, four. */
+    CHECK_EQ(entry_size(16, 32, 0, base + (16ull << 16), base), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + (1000ull << 16), base), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + (3600000ull << 16), base), 54);
     CHECK_EQ(entry_size(16, 32, ENT_TTL, base, base), 59);
     /* Older than the base (compaction moving an old entry): zigzag keeps it small. */
-    CHECK_EQ(entry_size(16, 32, 0, base - 1, base), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base - (1ull << 16), base), 51);
+    /* Any 64-bit version round-trips, whatever its base. */
+    uint64_t odd[] = {0, 1, 0xffff, 0x10000, UINT64_MAX, UINT64_MAX - 0x1ffff, base - 1,
+                      base + 0xfffe, 1ull << 63};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        uint64_t bases[] = {base, 0, UINT64_MAX, odd[i]};
+        for (size_t j = 0; j < 4; j++) {
+            size_t sz = entry_size(3, 1, 0, odd[i], bases[j]);
+            CHECK(sz <= 1 + 1 + 8 + 3 + 3 + 1);
+            entry_init(buf, 0, "abc", 3, 1, odd[i], bases[j], 0, &e);
+            CHECK_EQ(e.size, sz);
+            CHECK_U64_EQ(e.version, odd[i]);
+        }
+    }
     /* Keys of 30 bytes and more: the length follows the head as a varint. */
     CHECK_EQ(entry_size(29, 1, 0, base, base), 1 + 1 + 1 + 29 + 1);
     CHECK_EQ(entry_size(30, 1, 0, base, base), 1 + 1 + 1 + 1 + 30 + 1);
@@ -102,7 +122,7 @@ static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, u
 static uint32_t put(arena *a, uint32_t vlen, uint8_t fill)
 {
     uint32_t size;
-    return put_v(a, vlen, fill, 1000, &size);
+    return put_v(a, vlen, fill, 1000ull << 16, &size);
 }
 
 static void test_alloc_and_release(void)
@@ -110,23 +130,23 @@ static void test_alloc_and_release(void)
     arena a;
     arena_init(&a);
     uint32_t s1, s2;
-    uint32_t r1 = put_v(&a, 100, 1, 1000, &s1), r2 = put_v(&a, 200, 2, 1001, &s2);
+    uint32_t r1 = put_v(&a, 100, 1, 1000ull << 16, &s1), r2 = put_v(&a, 200, 2, 1001ull << 16, &s2);
     CHECK_EQ(r1 >> 16, r2 >> 16); /* same head segment */
     CHECK_EQ((r2 & 0xffff) - (r1 & 0xffff), s1);
     CHECK_EQ(s1, 1 + 1 + 1 + 1 + 100);
     CHECK_EQ(s2, 1 + 2 + 1 + 1 + 200);
     CHECK_EQ(a.live_bytes, s1 + s2);
-    CHECK_U64_EQ(arena_vbase(&a, r2), 1000);
+    CHECK_U64_EQ(arena_vbase(&a, r2), 1000ull << 16);
     CHECK(a.alloc_bytes >= ARENA_SEG_MIN);
     entry e;
     entry_decode(arena_ptr(&a, r2), arena_vbase(&a, r2), &e);
-    CHECK_U64_EQ(e.version, 1001);
+    CHECK_U64_EQ(e.version, 1001ull << 16);
     /* A large entry gets a segment of its own, based at its version, freed when it dies. */
     uint64_t before = a.alloc_bytes;
     uint32_t sb;
-    uint32_t big = put_v(&a, 100000, 3, 5000, &sb);
+    uint32_t big = put_v(&a, 100000, 3, 5000ull << 16, &sb);
     CHECK_EQ(big & 0xffff, 0);
-    CHECK_U64_EQ(arena_vbase(&a, big), 5000);
+    CHECK_U64_EQ(arena_vbase(&a, big), 5000ull << 16);
     CHECK(a.alloc_bytes >= before + 100000);
     arena_release(&a, big, sb);
     CHECK_EQ(a.alloc_bytes, before);
@@ -145,7 +165,7 @@ static void test_segments_fill_and_free(void)
     enum { N = 20000 };
     static uint32_t refs[N], sizes[N];
     for (int i = 0; i < N; i++)
-        refs[i] = put_v(&a, 54, (uint8_t)i, 1000 + (uint64_t)i, &sizes[i]);
+        refs[i] = put_v(&a, 54, (uint8_t)i, (1000 + (uint64_t)i) << 16, &sizes[i]);
     CHECK(a.nsegs > 10);
     /* A new segment is based at its first entry's version, so deltas stay small. */
     for (int i = 0; i < N; i++)

@@ -26,6 +26,24 @@ static void test_hlc_monotonic(void)
     }
 }
 
+static void test_hlc_tick(void)
+{
+    /* A shard's clock: physical time when it moved on, else last + 1; never below the floor. */
+    CHECK_U64_EQ(hlc_tick(0, 0, 1000), 1000ull << 16);
+    CHECK_U64_EQ(hlc_tick(1000ull << 16, 0, 1000), (1000ull << 16) + 1);
+    CHECK_U64_EQ(hlc_tick((1000ull << 16) + 1, 0, 999), (1000ull << 16) + 2); /* stepped back */
+    CHECK_U64_EQ(hlc_tick((1000ull << 16) + 7, 0, 1001), 1001ull << 16);
+    CHECK_U64_EQ(hlc_tick(1000ull << 16, 5000ull << 16, 1001), (5000ull << 16) + 1);
+    CHECK_U64_EQ(hlc_tick(6000ull << 16, 5000ull << 16, 1001), (6000ull << 16) + 1);
+    CHECK_U64_EQ(hlc_tick(0, 0, 0), 1);
+    uint64_t prev = 0;
+    for (int i = 0; i < 70000; i++) {
+        uint64_t v = hlc_tick(prev, 0, 5);
+        CHECK(v > prev);
+        prev = v;
+    }
+}
+
 static _Atomic uint64_t shared_clock;
 
 static void *hammer(void *arg)
@@ -58,6 +76,7 @@ static void test_hlc_threads(void)
 int main(void)
 {
     TEST_RUN(test_hlc_monotonic);
+    TEST_RUN(test_hlc_tick);
     TEST_RUN(test_hlc_threads);
     return TEST_REPORT();
 }
