@@ -19,6 +19,7 @@
 #include "engine/store_int.h"
 #include "persist/persist.h"
 #include "util/clock.h"
+#include "util/pages.h"
 #include "util/hash.h"
 #include "util/num.h"
 
@@ -136,21 +137,22 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         st->nshards <<= 1;
     st->shard_mask = st->nshards - 1;
     size_t n = (size_t)cfg.databases * st->nshards;
-    st->shards = aligned_alloc(64, n * sizeof(shard));
+    st->shards_bytes = pages_round(n * sizeof(shard));
+    st->shards = pages_alloc(st->shards_bytes);
     if (!st->shards) {
         free(st);
         return MNEMO_ENOMEM;
     }
     st->db_mem = calloc(cfg.databases, sizeof(*st->db_mem));
     if (!st->db_mem) {
-        free(st->shards);
+        pages_free(st->shards, st->shards_bytes);
         free(st);
         return MNEMO_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
         shard_init(&st->shards[i]);
     /* The fixed part: the handle, the shard array and the per-database totals. */
-    atomic_init(&st->mem_used, malloc_usable_size(st) + malloc_usable_size(st->shards) +
+    atomic_init(&st->mem_used, malloc_usable_size(st) + st->shards_bytes +
                                    malloc_usable_size(st->db_mem));
     atomic_init(&st->evict_wanted, 0);
     atomic_init(&st->evict_failed_ms, 0);
@@ -170,7 +172,7 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
             for (size_t i = 0; i < n; i++)
                 shard_clear(&st->shards[i]); /* a load that failed half-way */
             free(st->db_mem);
-            free(st->shards);
+            pages_free(st->shards, st->shards_bytes);
             free(st);
             return prc;
         }
@@ -228,7 +230,7 @@ void mnemo_store_free(mnemo_store *st)
     pthread_mutex_destroy(&st->bg_lock);
     pthread_cond_destroy(&st->bg_cond);
     free(st->db_mem);
-    free(st->shards);
+    pages_free(st->shards, st->shards_bytes);
     free(st);
 }
 
@@ -1293,7 +1295,7 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
         return MNEMO_EINVAL;
     memset(out, 0, sizeof(*out));
     size_t n = (size_t)st->cfg.databases * st->nshards;
-    out->memory_used = malloc_usable_size(st) + malloc_usable_size(st->shards);
+    out->memory_used = malloc_usable_size(st) + st->shards_bytes;
     for (size_t i = 0; i < n; i++) {
         shard *sh = &st->shards[i];
         int rc = store_lock(st, i);

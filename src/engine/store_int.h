@@ -18,7 +18,9 @@ struct mnemo_store {
     _Atomic size_t compress_min;
     uint32_t nshards;       /* per database, a power of two */
     uint32_t shard_mask;
-    shard *shards;          /* databases * nshards, database-major */
+    shard *shards;          /* databases * nshards, database-major; a mapping of its own
+                               (persist.c keeps it out of a snapshot child: MADV_DONTFORK) */
+    size_t shards_bytes;    /* its length, whole pages */
 
     /* The versions floor: every write takes a version above it (and above its shard's clock).
      * Moved only by mnemo_store_next_version() and by versions restored from disk. */

@@ -4,11 +4,12 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "util/pages.h"
 
 /* Bytes of the one allocation holding ctrl and refs for `cap` slots (cap rounded as stored). */
 static size_t table_total(uint32_t cap)
@@ -26,7 +27,7 @@ int table_alloc(table *t, uint32_t cap)
     uint8_t *base;
     uint64_t bytes;
     if (total >= TABLE_MMAP_MIN) {
-        size_t len = (total + 4095) & ~(size_t)4095;
+        size_t len = pages_round(total);
         if (len > UINT32_MAX)
             return -1;
         /* The mapping is whole pages: give the table every slot they hold (free load headroom,
@@ -36,11 +37,11 @@ int table_alloc(table *t, uint32_t cap)
             fit -= TABLE_GROUP;
         if (fit > cap && fit <= UINT32_MAX - TABLE_GROUP)
             cap = (uint32_t)fit;
-        base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (base == MAP_FAILED)
+        base = pages_alloc(len);
+        if (!base)
             return -1;
         if (len >= (2u << 20))
-            (void)madvise(base, len, MADV_HUGEPAGE);
+            pages_huge(base, len);
         bytes = len;
     } else {
         base = calloc(total, 1);
@@ -59,7 +60,7 @@ int table_alloc(table *t, uint32_t cap)
 void table_free(table *t)
 {
     if (t->ctrl && table_total(t->cap) >= TABLE_MMAP_MIN)
-        munmap(t->ctrl, t->bytes);
+        pages_free(t->ctrl, t->bytes);
     else
         free(t->ctrl);
     memset(t, 0, sizeof(*t));

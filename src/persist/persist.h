@@ -41,6 +41,8 @@ typedef struct persist {
 
     /* snapshots (snapshot.c); mu */
     pid_t child;             /* a running snapshot's process, 0 if none */
+    void *fork_shards;       /* the shard array as the child sees it (persist.c), or NULL */
+    size_t fork_shards_bytes;
     uint64_t snap_seq;       /* its file number */
     uint64_t snap_lsn;       /* the last LSN it contains */
     int64_t snap_start_ms;
