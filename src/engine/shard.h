@@ -15,6 +15,7 @@
 #ifndef MNEMO_ENGINE_SHARD_H
 #define MNEMO_ENGINE_SHARD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "engine/arena.h"
@@ -46,7 +47,19 @@ typedef struct shard {
     /* shard_mem() as last added to the store's total (written under lock; the evictor reads it
      * without the lock to pick a shard). Last: SWAPDB swaps everything from tab up to it. */
     _Atomic uint64_t mem_reported;
+    /* Changes made to the shard's keys (written under lock with a relaxed load + store, no
+     * locked instruction; summed without the locks): persistence's "changes since the last
+     * snapshot", which the save schedule reads. Never reset. */
+    _Atomic uint64_t changes;
 } __attribute__((aligned(64))) shard;
+
+/* Counts one change of sh (lock held). */
+static inline void shard_count_change(shard *sh)
+{
+    atomic_store_explicit(&sh->changes,
+                          atomic_load_explicit(&sh->changes, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 /* Per-operation context: the store (for clock, versions, hooks), the database, and the time,
  * read from the clock at most once per operation. */

@@ -274,7 +274,10 @@ static int has_files(int dirfd, const char *name)
 int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, uint64_t *size)
 {
     const mnemo_persist_config *pc = &p->pc;
+    int log_on = pc->mode == MNEMO_PERSIST_LOG;
     char why[256];
+    *fd_out = -1;
+    *size = 0;
     int r = manifest_read(p->dirfd, p->name, &p->man, why, sizeof(why));
     if (r == -1) {
         journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't read %s/%s.manifest: %s",
@@ -295,6 +298,14 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             return MNEMO_ECORRUPT;
         }
         memset(&p->man, 0, sizeof(p->man));
+        if (!log_on) {
+            /* Snapshots only: nothing is written before the first snapshot. */
+            p->man.seq = 1;
+            *next_lsn = 1;
+            journal_logf(pc, MNEMO_LOG_NOTICE, "Persistence: no files in %s yet (snapshots only)",
+                         p->dir);
+            return MNEMO_OK;
+        }
         int fd = persist_create_segment(p, 1, 1);
         if (fd < 0) {
             journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't create the log in %s: %s",
@@ -412,6 +423,32 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
         }
     }
     *next_lsn = last + 1;
+    if (!log_on && *fd_out >= 0) {
+        /* Snapshots only: the segments stay named until the next snapshot replaces them. */
+        close(*fd_out);
+        *fd_out = -1;
+        *size = 0;
+    } else if (log_on && p->man.nlogs == 0) {
+        /* A snapshots-only state and the log wanted: a new log that starts after it. */
+        manifest m = p->man;
+        int fd = persist_create_segment(p, m.seq, last + 1);
+        manifest_log_name(p->name, m.seq, m.logs[0], MANIFEST_NAME_MAX);
+        m.first[0] = last + 1;
+        m.nlogs = 1;
+        m.seq++;
+        if (fd < 0 || manifest_write(p->dirfd, p->name, &m) != 0) {
+            journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't start the log in %s: %s",
+                         p->dir, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return MNEMO_EIO;
+        }
+        p->man = m;
+        journal_logf(pc, MNEMO_LOG_NOTICE, "Persistence: new log %s/%s after the snapshot",
+                     p->dir, m.logs[0]);
+        *fd_out = fd;
+        *size = LOG_FILE_HDR;
+    }
     uint64_t dbkeys = 0;
     for (unsigned db = 0; db < st->cfg.databases; db++) {
         uint64_t k = 0;
@@ -463,13 +500,14 @@ int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary)
                          pc->dir, m.snapshot, keys, m.snapshot_lsn);
     }
     uint64_t last = m.has_snapshot ? m.snapshot_lsn : 0;
-    if (m.first[0] > last + 1) {
+    if (m.nlogs > 0 && m.first[0] > last + 1) {
         journal_logf(pc, MNEMO_LOG_WARNING, "%s/%s starts at LSN %" PRIu64 ": LSNs %" PRIu64
                      "..%" PRIu64 " are missing", pc->dir, m.logs[0], m.first[0], last + 1,
                      m.first[0] - 1);
         worst = 2;
     }
-    last = m.first[0] - 1;
+    if (m.nlogs > 0)
+        last = m.first[0] - 1;
     for (int i = 0; i < m.nlogs; i++) {
         int fd;
         const uint8_t *data;
