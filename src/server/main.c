@@ -122,6 +122,8 @@ static int apply_setting(const char *name, char *err, size_t errlen)
                strcasecmp(name, "compression-threshold") == 0) {
         rc = mnemo_store_set_compression(st, CFG(compression) != 0,
                                          (size_t)CFG(compression_threshold));
+    } else if (strcasecmp(name, "appendonly") == 0 || strcasecmp(name, "save") == 0) {
+        return srv_persist_apply(name, err, errlen);
     }
     if (rc != MNEMO_OK) {
         snprintf(err, errlen, "%s", mnemo_strerror(rc));
@@ -216,9 +218,11 @@ int main(int argc, char **argv)
     mc.hook_events = MNEMO_EVENT_EXPIRE | MNEMO_EVENT_EVICT | MNEMO_EVENT_DEL;
     srv_persist_configure(&mc);
     if (srv_persist_on)
-        log_notice("Persistence on: loading %s/%s (appendfsync %s)", mc.persist->dir,
-                   mc.persist->name, mc.persist->fsync == MNEMO_FSYNC_ALWAYS ? "always"
-                   : mc.persist->fsync == MNEMO_FSYNC_EVERYSEC ? "everysec" : "no");
+        log_notice("Persistence on: loading %s/%s (%s)", mc.persist->dir, mc.persist->name,
+                   mc.persist->mode == MNEMO_PERSIST_SNAPSHOTS ? "snapshots only"
+                   : mc.persist->fsync == MNEMO_FSYNC_ALWAYS   ? "log, appendfsync always"
+                   : mc.persist->fsync == MNEMO_FSYNC_EVERYSEC ? "log, appendfsync everysec"
+                                                               : "log, appendfsync no");
     int rc = mnemo_store_open(&mc, &g_srv.store);
     if (rc != MNEMO_OK) {
         log_warning("Can't open the store: %s", mnemo_strerror(rc));
