@@ -137,6 +137,12 @@ typedef void (*mnemo_log_fn)(void *ctx, int level, const char *msg);
  * quick and must not call into the store. */
 typedef void (*mnemo_durable_fn)(void *ctx, uint64_t durable_lsn);
 
+/* Reports the progress of loading a persistence directory at open: bytes of the snapshot and
+ * log files processed so far, out of their total. Called from the loading threads (possibly
+ * several at once) about every MiB and once at the end: must be quick and thread-safe, and
+ * must not call into the store (which is not handed out yet). */
+typedef void (*mnemo_load_fn)(void *ctx, uint64_t loaded_bytes, uint64_t total_bytes);
+
 /* When the log is synced to stable storage (Redis's appendfsync). */
 typedef enum mnemo_fsync {
     MNEMO_FSYNC_NO = 0,       /* written to the kernel at commit; the kernel syncs when it likes */
@@ -173,6 +179,11 @@ typedef struct mnemo_persist_config {
                                    the last snapshot's size (0: never); default 100 */
     uint64_t rewrite_min_size;  /* ... and is at least this big; default 64 MiB */
     unsigned load_threads;      /* threads loading a snapshot; 0 (default): the CPUs */
+    mnemo_load_fn load_progress; /* NULL (default): none */
+    void *load_progress_ctx;
+    unsigned load_key_delay_us; /* testing only (0, the default, in production): each key or
+                                   log record loaded at open sleeps this long, to make a load
+                                   slow enough to observe (Redis's key-load-delay) */
     mnemo_durable_fn on_durable;
     void *on_durable_ctx;
     mnemo_log_fn log;           /* NULL: persistence reports nothing */

@@ -78,6 +78,8 @@ typedef struct persist {
     uint64_t snap_seg;           /* index in man.logs of the segment the snapshot precedes */
     uint64_t rot_log_bytes;      /* the log's size when it was rotated for the snapshot */
     uint64_t load_log_bytes;     /* size of the segments found at load */
+    _Atomic uint64_t load_done;  /* bytes of the files loaded so far (load_progress) */
+    uint64_t load_total;
     pthread_cond_t done;         /* a snapshot finished (mu) */
 
     /* the persist thread: reaps snapshots, starts automatic ones (log rewrite) */
@@ -110,6 +112,9 @@ int persist_restore_set(struct mnemo_store *st, unsigned db, const void *key, si
  * the offset after the last good record and its LSN. For the fuzzer and tests. */
 int persist_replay_mem(struct mnemo_store *st, const uint8_t *data, size_t n, uint64_t first,
                        int64_t now, size_t *good_end, uint64_t *last_lsn);
+
+/* Adds `bytes` to the load's progress and reports it (pc.load_progress). Thread-safe. */
+void persist_load_progress(persist *p, uint64_t bytes);
 
 /* The shards' change count (shard.changes summed; exact when every shard lock is held). */
 uint64_t persist_changes(struct mnemo_store *st);

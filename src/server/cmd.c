@@ -315,6 +315,12 @@ void cmd_dispatch(conn *c, int argc, resp_arg *argv)
         }
         cmd = sub;
     }
+    if (!(cmd->flags & CMD_LOADING) &&
+        atomic_load_explicit(&g_srv.loading, memory_order_acquire)) {
+        reply_err(c, "LOADING Redis is loading the dataset in memory");
+        reject(c);
+        goto done;
+    }
     if (c->ps && c->proto == 2 && pubsub_count(c->ps) && !allowed_when_subscribed(cmd)) {
         reply_errf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                       "QUIT / RESET are allowed in this context", cmd->name);

@@ -105,6 +105,8 @@ static const cfg_def defs[] = {
      "never)"},
     {"auto-aof-rewrite-min-size", T_SIZE, 0, 0, LLONG_MAX, N(auto_aof_rewrite_min_size), "64mb",
      "... and is at least this big"},
+    {"key-load-delay", T_INT, 0, 0, 1000000, N(key_load_delay), "0",
+     "testing only: microseconds slept per key loaded at start-up (a slow load to observe)"},
     {"notify-keyspace-events", T_NOTIFY, 1, 0, 0, NULL, NULL, "\"\"",
      "keyspace notification classes, Redis's letters (\"\": off)"},
     {"slowlog-log-slower-than", T_INT, 1, -1, LLONG_MAX, &slowlog_log_slower_than, NULL,

@@ -16,7 +16,7 @@
 #include "server/server.h"
 #include "server/worker.h"
 
-#define ST g_srv.store
+#define ST srv_store() /* NULL while loading: see server.h */
 #define SAVE_MAX_POINTS 16
 #define SAVE_RETRY_MS 5000 /* after a failed snapshot, as Redis's CONFIG_BGSAVE_RETRY_DELAY */
 
@@ -43,6 +43,18 @@ static void on_durable(void *ctx, uint64_t lsn)
     }
 }
 
+/* The loading threads: how far the load is (INFO persistence while loading). */
+static _Atomic uint64_t load_done, load_total;
+
+static void on_load_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    atomic_store_explicit(&load_total, total, memory_order_relaxed);
+    uint64_t cur = atomic_load_explicit(&load_done, memory_order_relaxed);
+    while (cur < done && !atomic_compare_exchange_weak(&load_done, &cur, done)) {
+    }
+}
+
 void srv_persist_configure(mnemo_config *cfg)
 {
     char save[1024];
@@ -62,6 +74,8 @@ void srv_persist_configure(mnemo_config *cfg)
     pcfg.rewrite_min_size = (uint64_t)CFG(auto_aof_rewrite_min_size);
     pcfg.on_durable = on_durable;
     pcfg.log = persist_log;
+    pcfg.load_progress = on_load_progress;
+    pcfg.load_key_delay_us = (unsigned)CFG(key_load_delay);
     /* appendonly no and no save schedule: in memory only, the directory is not touched. */
     atomic_store(&srv_persist_on, CFG(appendonly) || save[0]);
     if (atomic_load(&srv_persist_on))
@@ -284,15 +298,39 @@ void srv_persist_cron(int64_t now_ms)
     }
 }
 
+/* INFO's loading fields (Redis's names; loading_rdb_used_mem is not tracked). */
+static int loading_info(char *buf, size_t cap, int64_t now)
+{
+    if (!atomic_load(&g_srv.loading))
+        return snprintf(buf, cap, "loading:0\r\nasync_loading:0\r\n");
+    uint64_t done = atomic_load(&load_done), total = atomic_load(&load_total);
+    double frac = total ? (double)done / (double)total : 0.0;
+    double secs = (double)(now - g_srv.load_start_ms) / 1000.0;
+    long long eta = done && total ? (long long)(secs * (double)(total - done) / (double)done)
+                                  : 1; /* Redis says 1 before it knows */
+    return snprintf(buf, cap,
+                    "loading:1\r\nasync_loading:0\r\nloading_start_time:%lld\r\n"
+                    "loading_total_bytes:%llu\r\nloading_loaded_bytes:%llu\r\n"
+                    "loading_loaded_perc:%.2f\r\nloading_eta_seconds:%lld\r\n",
+                    (long long)(g_srv.load_start_ms / 1000), (unsigned long long)total,
+                    (unsigned long long)done, frac * 100.0, eta);
+}
+
 size_t srv_persist_info(char *buf, size_t cap)
 {
     mnemo_persist_info pi;
-    mnemo_persist_info_get(ST, &pi);
+    memset(&pi, 0, sizeof(pi));
+    mnemo_persist_info_get(ST, &pi); /* NULL while loading: the fields stay 0 */
     int64_t now = server_now_ms();
     long long cur = -1; /* the running snapshot's age is not tracked */
+    int n0 = loading_info(buf, cap, now);
+    if (n0 < 0 || (size_t)n0 >= cap)
+        return 0;
+    buf += n0;
+    cap -= (size_t)n0;
     int n = snprintf(
         buf, cap,
-        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
+        "rdb_changes_since_last_save:%llu\r\n"
         "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
         "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
         "rdb_saves:%llu\r\naof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
@@ -333,7 +371,7 @@ size_t srv_persist_info(char *buf, size_t cap)
         if (m > 0 && (size_t)(n + m) < cap)
             n += m;
     }
-    return (size_t)n;
+    return (size_t)(n0 + n);
 }
 
 void srv_persist_shutdown(void)
@@ -393,6 +431,7 @@ static void cmd_bgsave(conn *c, int argc, resp_arg *argv)
 static void cmd_lastsave(conn *c, int argc, resp_arg *argv)
 {
     mnemo_persist_info pi;
+    memset(&pi, 0, sizeof(pi));
     mnemo_persist_info_get(ST, &pi);
     reply_int(c, pi.enabled ? pi.last_snapshot_ms / 1000 : g_srv.start_ms / 1000);
 }

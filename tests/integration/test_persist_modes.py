@@ -201,3 +201,46 @@ def test_restart_switches_modes(workdir):
     s.start()
     assert s.client().dbsize() == 301
     s.stop()
+
+
+def test_loading_replies_while_the_directory_loads(workdir):
+    s = PServer(workdir)
+    s.start()
+    c = s.client()
+    fill(c, 1000)
+    assert c.save()
+    fill(c, 200, prefix="logged")
+    s.stop()
+    # key-load-delay (testing only) makes each key take 4 ms: the load lasts seconds, and
+    # listeners are up from the start.
+    s.start("--key-load-delay", "4000", wait=False)
+    c = s.client(decode_responses=True, socket_timeout=20)
+    seen = None
+
+    def loading_info():
+        nonlocal seen
+        try:
+            seen = c.info("persistence")
+            return True
+        except redis.ConnectionError:
+            if s.proc.poll() is not None:
+                raise AssertionError("server exited:\n" + s.read_log())
+            return False
+    wait_for(loading_info, "the listeners")
+    assert seen["loading"] == 1, "the load was over before a client got in: %r" % seen
+    assert seen["loading_total_bytes"] > 0
+    assert "loading_loaded_perc" in seen and "loading_eta_seconds" in seen
+    with pytest.raises(redis.BusyLoadingError, match="Redis is loading the dataset in memory"):
+        c.get("k1")
+    with pytest.raises(redis.BusyLoadingError):
+        c.ping()  # as Redis: PING is not allowed while loading
+    with pytest.raises(redis.BusyLoadingError):
+        c.set("x", "y")
+    assert c.lastsave()  # allowed while loading (CMD_LOADING), as INFO, TIME, CONFIG GET
+    assert c.time()
+    assert c.config_get("appendonly") == {"appendonly": "yes"}
+    wait_for(lambda: c.info("persistence")["loading"] == 0, "the end of the load", 300)
+    assert c.dbsize() == 1200
+    assert c.get("logged199") == "v199"
+    assert c.info("persistence")["mnemo_loaded_keys"] == 1200
+    s.stop()

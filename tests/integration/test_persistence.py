@@ -26,13 +26,15 @@ class PServer:
         self.proc = None
         self.logs = []
 
-    def start(self, *extra, expect_fail=False):
+    def start(self, *extra, expect_fail=False, wait=True):
         log_path = os.path.join(self.workdir, "server-%d.log" % len(self.logs))
         self.logs.append(log_path)
         self.log = open(log_path, "wb")
         cmd = [SERVER_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
                "--dir", self.workdir, "--appendonly", "yes"] + self.args + [str(a) for a in extra]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait:  # the caller polls (e.g. to see the load in progress)
+            return None
         if expect_fail:
             code = self.proc.wait(30)
             self.log.close()

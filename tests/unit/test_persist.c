@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,6 +743,45 @@ static void test_attach_at_run_time(void)
     rm_dir();
 }
 
+/* load_progress: reports reach the total, which is the size of the files loaded. */
+static _Atomic uint64_t prog_calls, prog_done, prog_total;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    atomic_fetch_add(&prog_calls, 1);
+    uint64_t cur = atomic_load(&prog_done);
+    while (cur < done && !atomic_compare_exchange_weak(&prog_done, &cur, done)) {
+    }
+    atomic_store(&prog_total, total);
+}
+
+static void test_load_progress(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    fill(st, 3000);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "logged", 6, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = dir;
+    pcfg.load_progress = on_progress;
+    pcfg.load_key_delay_us = 1;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.shards = 16;
+    cfg.persist = &pcfg;
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 3001);
+    CHECK(atomic_load(&prog_calls) >= 2);
+    CHECK(atomic_load(&prog_total) > 3000 * 10);
+    CHECK_EQ(atomic_load(&prog_done), atomic_load(&prog_total));
+    mnemo_store_free(st);
+    rm_dir();
+}
+
 int main(void)
 {
     TEST_RUN(test_in_memory_unchanged);
@@ -756,5 +796,6 @@ int main(void)
     TEST_RUN(test_snapshots_only_mode);
     TEST_RUN(test_switch_log_at_run_time);
     TEST_RUN(test_attach_at_run_time);
+    TEST_RUN(test_load_progress);
     return TEST_REPORT();
 }
