@@ -724,7 +724,9 @@ int mnemo_log_wait(mnemo_store *store, uint64_t lsn);
  * the store are stalled only while every shard lock is taken and the process forks) and, once
  * it is written and synced, makes it the base of the state: the manifest then names the
  * snapshot and the log segment that starts right after it, and the older files are deleted.
- * This is also how the log is compacted (Redis's BGREWRITEAOF and BGSAVE in one).
+ * This is also how the log is compacted (Redis's BGREWRITEAOF and BGSAVE in one). With the
+ * log off (MNEMO_PERSIST_SNAPSHOTS), the snapshot alone becomes the state and every log
+ * segment is deleted.
  * `wait` = 1 returns when the snapshot is complete (SAVE; a background snapshot already
  * running is waited for first); 0 as soon as it runs (BGSAVE).
  * The process must not ignore SIGCHLD (the child is reaped with waitpid).
@@ -756,6 +758,7 @@ int mnemo_log_state(mnemo_store *store);
  *     switch is abandoned: the log is off again (reported through persist->log and in
  *     mnemo_persist_info.last_snapshot_ok), and changes made meanwhile are kept as in
  *     snapshots-only mode; the caller may retry. Returns once the snapshot runs.
+ *     mnemo_store_close() waits for this snapshot (other running snapshots are stopped).
  *   MNEMO_PERSIST_SNAPSHOTS: every shard lock is taken briefly, the log stops, and what it
  *     holds is written and synced: the files then hold the state as of the switch, and the
  *     next snapshot replaces them (the log's segments are deleted). A switch-on still
@@ -776,7 +779,8 @@ int mnemo_persist_set_mode(mnemo_store *store, mnemo_persist_mode mode);
  * snapshot; the call refuses a directory whose manifest is damaged or missing beside log
  * segments (MNEMO_ECORRUPT), as opening would.
  * Errors: MNEMO_EINVAL (bad settings), MNEMO_EBUSY (the store already has persistence, or
- * another store holds the directory), MNEMO_ECORRUPT, MNEMO_EIO, MNEMO_ENOMEM, MNEMO_ECLOSED.
+ * another store holds the directory), MNEMO_ECORRUPT, MNEMO_EIO, MNEMO_ENOMEM, MNEMO_ECLOSED,
+ * MNEMO_ETXN (inside a transaction). Thread-safe.
  * When the directory is taken but the switch-on cannot start, persistence stays attached in
  * snapshots-only mode and that error is returned. Must not run concurrently with close.
  */

@@ -209,6 +209,35 @@ static void log_off_locked(mnemo_store *st, persist *p)
 }
 
 /*
+ * Writes a manifest naming an empty log segment (mu held): the state "nothing" (after
+ * base_lsn). A switch-on in a directory without a manifest does this first: the segment it
+ * logs into is not named before its snapshot is done, and a restart after a crash in between
+ * must find a manifest (a segment without one is refused as damage) and start empty, as
+ * nothing was acknowledged after the switch. Returns 0 or -1.
+ */
+static int empty_state_locked(persist *p)
+{
+    manifest m = p->man;
+    int fd = persist_create_segment(p, m.seq, p->base_lsn + 1);
+    manifest_log_name(p->name, m.seq, m.logs[0], MANIFEST_NAME_MAX);
+    m.first[0] = p->base_lsn + 1;
+    m.nlogs = 1;
+    m.seq++;
+    if (fd < 0 || manifest_write(p->dirfd, p->name, &m) != 0) {
+        journal_logf(&p->pc, MNEMO_LOG_WARNING, "Persistence: can't write a manifest in %s: %s",
+                     p->dir, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlinkat(p->dirfd, m.logs[0], 0);
+        }
+        return -1;
+    }
+    close(fd);
+    p->man = m;
+    return 0;
+}
+
+/*
  * Starts a snapshot of the given kind (persist.h; mu held). Returns a mnemo_status.
  * The fork point takes every shard lock, so no change is half made and the log position is
  * exactly the state's.
@@ -222,6 +251,9 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
         journal_logf(&p->pc, MNEMO_LOG_WARNING, "Persistence: too many log segments");
         return MNEMO_EIO;
     }
+    if (kind == SNAP_SWITCH && !p->man.has_snapshot && p->man.nlogs == 0 &&
+        empty_state_locked(p) != 0)
+        return MNEMO_EIO;
     uint64_t seq = p->man.seq;
     char segname[MANIFEST_NAME_MAX], tmpname[MANIFEST_NAME_MAX + 8];
     manifest_log_name(p->name, seq, segname, sizeof(segname));
@@ -521,6 +553,8 @@ int mnemo_persist_attach(mnemo_store *st, const mnemo_persist_config *pc)
 {
     if (!st || !pc)
         return MNEMO_EINVAL;
+    if (store_txn)
+        return MNEMO_ETXN;
     if (atomic_load(&st->closed))
         return MNEMO_ECLOSED;
     if (atomic_load(&st->persist))
@@ -620,9 +654,11 @@ void persist_close(mnemo_store *st)
         pthread_join(p->thread, NULL);
     }
     pthread_mutex_lock(&p->mu);
-    /* A snapshot still running: it is not needed for the state (the manifest names the log
-     * from before it), so stop it rather than make close wait for it. A switch-on still
-     * starting is abandoned: the files keep the state from before it. */
+    /* A snapshot still running is not needed for the state (the manifest names the log from
+     * before it), so it is stopped rather than waited for; except the base of a log being
+     * switched on: without it, the changes logged since the switch would be lost. */
+    if (p->child && p->snap_kind == SNAP_SWITCH)
+        reap_locked(st, p, 1);
     cancel_locked(st, p);
     pthread_mutex_unlock(&p->mu);
     if (p->j && journal_destroy(p->j) != 0)

@@ -2,6 +2,7 @@
 #include "server/srv_persist.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,9 @@ void srv_persist_configure(mnemo_config *cfg)
         cfg->persist = &pcfg;
 }
 
-static int64_t last_switch_try_ms;
+static _Atomic int64_t last_switch_try_ms;
+/* Serialises CONFIG SET appendonly / save (workers run them concurrently): pcfg and attach. */
+static pthread_mutex_t apply_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Attaches persistence to the running store in `mode`. Returns a mnemo_status. */
 static int attach(mnemo_persist_mode mode)
@@ -101,6 +104,7 @@ static int attach(mnemo_persist_mode mode)
 int srv_persist_apply(const char *name, char *err, size_t errlen)
 {
     int rc = MNEMO_OK;
+    pthread_mutex_lock(&apply_mu);
     if (strcasecmp(name, "appendonly") == 0) {
         mnemo_persist_mode want = CFG(appendonly) ? MNEMO_PERSIST_LOG : MNEMO_PERSIST_SNAPSHOTS;
         last_switch_try_ms = server_now_ms();
@@ -114,6 +118,7 @@ int srv_persist_apply(const char *name, char *err, size_t errlen)
         if (save[0] && !atomic_load(&srv_persist_on))
             rc = attach(MNEMO_PERSIST_SNAPSHOTS);
     }
+    pthread_mutex_unlock(&apply_mu);
     if (rc != MNEMO_OK) {
         snprintf(err, errlen, "persistence: %s (see the server log)", mnemo_strerror(rc));
         return -1;
@@ -277,8 +282,8 @@ void srv_persist_cron(int64_t now_ms)
         return;
     /* appendonly yes whose switch-on failed (its snapshot did): try again, as Redis does. */
     if (CFG(appendonly) && pi.enabled && pi.log_state == MNEMO_LOGSTATE_OFF &&
-        now_ms - last_switch_try_ms >= SAVE_RETRY_MS) {
-        last_switch_try_ms = now_ms;
+        now_ms - atomic_load(&last_switch_try_ms) >= SAVE_RETRY_MS) {
+        atomic_store(&last_switch_try_ms, now_ms);
         log_notice("appendonly yes: starting the log again");
         mnemo_persist_set_mode(ST, MNEMO_PERSIST_LOG);
         return;

@@ -690,6 +690,14 @@ static void test_switch_log_at_run_time(void)
     mnemo_store_free(st);
     ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
     CHECK_EQ(keys_in(st), 2005);
+    /* Closed while a switch-on is starting: close waits for its snapshot. */
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_SNAPSHOTS), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "unlogged", 8, "7", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_LOG), MNEMO_OK);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 2006);
+    ASSERT_EQ(mnemo_del(st, 0, "unlogged", 8), MNEMO_OK);
     /* Off, then closed without a snapshot: what followed the switch is lost. */
     ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_SNAPSHOTS), MNEMO_OK);
     ASSERT_EQ(mnemo_set(st, 0, "lost", 4, "6", 1, NULL, NULL, NULL), MNEMO_OK);
