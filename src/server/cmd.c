@@ -315,7 +315,10 @@ void cmd_dispatch(conn *c, int argc, resp_arg *argv)
         }
         cmd = sub;
     }
-    if (!(cmd->flags & CMD_LOADING) &&
+    /* While the directory loads there is no store yet (server.h): only commands flagged
+     * CMD_LOADING run, and of those none that names keys (WATCH: Redis's would see the
+     * half-loaded keyspace; mnemo's has none to look at). */
+    if ((!(cmd->flags & CMD_LOADING) || cmd->first > 0) &&
         atomic_load_explicit(&g_srv.loading, memory_order_acquire)) {
         reply_err(c, "LOADING Redis is loading the dataset in memory");
         reject(c);
