@@ -32,7 +32,10 @@ def wait_snapshot_done(c):
 
 
 def wait_log_on(c):
-    wait_for(lambda: c.info("persistence")["mnemo_log_state"] == "on", "the log to be on")
+    def on():
+        info = c.info("persistence")
+        return info["mnemo_log_state"] == "on" and not info["aof_rewrite_in_progress"]
+    wait_for(on, "the log to be on")
 
 
 def fill(c, n, prefix="k", start=0):
