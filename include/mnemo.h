@@ -138,6 +138,12 @@ typedef void (*mnemo_log_fn)(void *ctx, int level, const char *msg);
  * quick and must not call into the store. */
 typedef void (*mnemo_durable_fn)(void *ctx, uint64_t durable_lsn);
 
+/* Reports the progress of loading a persistence directory at open: bytes of the snapshot and
+ * log files processed so far, out of their total. Called from the loading threads (possibly
+ * several at once) about every MiB and once at the end: must be quick and thread-safe, and
+ * must not call into the store (which is not handed out yet). */
+typedef void (*mnemo_load_fn)(void *ctx, uint64_t loaded_bytes, uint64_t total_bytes);
+
 /* When the log is synced to stable storage (Redis's appendfsync). */
 typedef enum mnemo_fsync {
     MNEMO_FSYNC_NO = 0,       /* written to the kernel at commit; the kernel syncs when it likes */
@@ -145,14 +151,24 @@ typedef enum mnemo_fsync {
     MNEMO_FSYNC_ALWAYS = 2,   /* a commit returns once its change is on stable storage */
 } mnemo_fsync;
 
+/* What persistence keeps (Redis's appendonly yes / no with a save schedule). */
+typedef enum mnemo_persist_mode {
+    MNEMO_PERSIST_LOG = 0,       /* snapshots and a log of every change: a restart loses nothing
+                                    acknowledged (as the fsync policy says) */
+    MNEMO_PERSIST_SNAPSHOTS = 1, /* snapshots only: writes cost nothing more than in memory; a
+                                    restart loads the last snapshot, losing later changes */
+} mnemo_persist_mode;
+
 /*
  * Persistence settings (docs/persistence.md). A store opened with mnemo_config.persist != NULL
- * loads the state found in `dir` (snapshot + log), and from then on appends every change to
- * the log. The files in `dir` are the store's own: one store per directory (a lock file
- * enforces it).
+ * loads the state found in `dir` (the snapshot and any log after it, whichever mode wrote
+ * them), and from then on appends every change to the log (MNEMO_PERSIST_LOG) or only takes
+ * snapshots when asked (MNEMO_PERSIST_SNAPSHOTS). The files in `dir` are the store's own: one
+ * store per directory (a lock file enforces it).
  */
 typedef struct mnemo_persist_config {
     const char *dir;            /* directory of the files; created if missing. Required. */
+    mnemo_persist_mode mode;    /* default MNEMO_PERSIST_LOG; mnemo_persist_set_mode() changes it */
     const char *name;           /* base name of the files; default "appendonly.aof" */
     mnemo_fsync fsync;          /* default MNEMO_FSYNC_EVERYSEC */
     int async_commit;           /* 0 (default): every write call commits before it returns
@@ -164,6 +180,11 @@ typedef struct mnemo_persist_config {
                                    the last snapshot's size (0: never); default 100 */
     uint64_t rewrite_min_size;  /* ... and is at least this big; default 64 MiB */
     unsigned load_threads;      /* threads loading a snapshot; 0 (default): the CPUs */
+    mnemo_load_fn load_progress; /* NULL (default): none */
+    void *load_progress_ctx;
+    unsigned load_key_delay_us; /* testing only (0, the default, in production): each key or
+                                   log record loaded at open sleeps this long, to make a load
+                                   slow enough to observe (Redis's key-load-delay) */
     mnemo_durable_fn on_durable;
     void *on_durable_ctx;
     mnemo_log_fn log;           /* NULL: persistence reports nothing */
@@ -711,7 +732,9 @@ int mnemo_log_wait(mnemo_store *store, uint64_t lsn);
  * the store are stalled only while every shard lock is taken and the process forks) and, once
  * it is written and synced, makes it the base of the state: the manifest then names the
  * snapshot and the log segment that starts right after it, and the older files are deleted.
- * This is also how the log is compacted (Redis's BGREWRITEAOF and BGSAVE in one).
+ * This is also how the log is compacted (Redis's BGREWRITEAOF and BGSAVE in one). With the
+ * log off (MNEMO_PERSIST_SNAPSHOTS), the snapshot alone becomes the state and every log
+ * segment is deleted.
  * `wait` = 1 returns when the snapshot is complete (SAVE; a background snapshot already
  * running is waited for first); 0 as soon as it runs (BGSAVE).
  * The process must not ignore SIGCHLD (the child is reaped with waitpid).
@@ -723,8 +746,58 @@ int mnemo_snapshot(mnemo_store *store, int wait);
 /* Changes the fsync policy of an open store (CONFIG SET appendfsync). MNEMO_EINVAL. */
 int mnemo_persist_set_fsync(mnemo_store *store, mnemo_fsync mode);
 
+/* The log's state: off (in memory only, or snapshots only), on, or starting (switched on, its
+ * base snapshot still being written: changes are logged, but none after the switch counts as
+ * durable before that snapshot is in the manifest). */
+enum { MNEMO_LOGSTATE_OFF = 0, MNEMO_LOGSTATE_ON = 1, MNEMO_LOGSTATE_STARTING = 2 };
+
+/* The log's state (MNEMO_LOGSTATE_*); OFF without persistence. Lock-free, thread-safe. */
+int mnemo_log_state(mnemo_store *store);
+
+/*
+ * Switches the log on or off at run time (CONFIG SET appendonly yes / no).
+ *   MNEMO_PERSIST_LOG: starts a snapshot (as mnemo_snapshot(store, 0); a snapshot already
+ *     running is stopped, this one supersedes it) and logs every change from its fork point
+ *     into a new segment; when the snapshot is written, one manifest write makes "this
+ *     snapshot + that segment" the state, and the older files are deleted. Until then the log
+ *     is MNEMO_LOGSTATE_STARTING and its durable LSN stays at the fork point: commits (the
+ *     library's own, mnemo_log_wait(), the server's held replies) wait for the snapshot, so no
+ *     change acknowledged after the switch can be lost to a crash. If the snapshot fails, the
+ *     switch is abandoned: the log is off again (reported through persist->log and in
+ *     mnemo_persist_info.last_snapshot_ok), and changes made meanwhile are kept as in
+ *     snapshots-only mode; the caller may retry. Returns once the snapshot runs.
+ *     mnemo_store_close() waits for this snapshot (other running snapshots are stopped).
+ *   MNEMO_PERSIST_SNAPSHOTS: every shard lock is taken briefly, the log stops, and what it
+ *     holds is written and synced: the files then hold the state as of the switch, and the
+ *     next snapshot replaces them (the log's segments are deleted). A switch-on still
+ *     starting is abandoned (its snapshot is stopped).
+ * Switching to the mode in force (or starting) does nothing. Not inside a transaction.
+ * Errors: MNEMO_EINVAL (store NULL, no persistence, mode unknown), MNEMO_ETXN, MNEMO_ECLOSED,
+ * MNEMO_EIO (a file could not be created, or fork failed: nothing changed), MNEMO_ENOMEM.
+ * Thread-safe; concurrent snapshots and switches are serialised.
+ */
+int mnemo_persist_set_mode(mnemo_store *store, mnemo_persist_mode mode);
+
+/*
+ * Gives a store opened without persistence a directory at run time (CONFIG SET appendonly yes
+ * or a save schedule on a server started in memory only). Nothing is loaded: the store's
+ * contents become the state. pc is copied; in MNEMO_PERSIST_LOG mode the switch-on above
+ * starts at once, in MNEMO_PERSIST_SNAPSHOTS mode nothing is written before the first
+ * snapshot. Files already in the directory (of the same name) are replaced by the first
+ * snapshot; the call refuses a directory whose manifest is damaged or missing beside log
+ * segments (MNEMO_ECORRUPT), as opening would.
+ * Errors: MNEMO_EINVAL (bad settings), MNEMO_EBUSY (the store already has persistence, or
+ * another store holds the directory), MNEMO_ECORRUPT, MNEMO_EIO, MNEMO_ENOMEM, MNEMO_ECLOSED,
+ * MNEMO_ETXN (inside a transaction). Thread-safe.
+ * When the directory is taken but the switch-on cannot start, persistence stays attached in
+ * snapshots-only mode and that error is returned. Must not run concurrently with close.
+ */
+int mnemo_persist_attach(mnemo_store *store, const mnemo_persist_config *pc);
+
 typedef struct mnemo_persist_info {
-    int enabled;                 /* opened with persistence */
+    int enabled;                 /* the store has persistence (opened with it, or attached) */
+    int mode;                    /* mnemo_persist_mode in force (or being switched to) */
+    int log_state;               /* MNEMO_LOGSTATE_* */
     int fsync;                   /* mnemo_fsync in force */
     int last_write_ok;           /* the last write and sync of the log succeeded */
     int last_write_errno;
@@ -732,7 +805,7 @@ typedef struct mnemo_persist_info {
     uint64_t log_bytes;          /* live log segments, bytes */
     uint64_t base_bytes;         /* the snapshot the log starts after, bytes (0: none) */
     int64_t last_fsync_ms;       /* Unix ms of the last log sync */
-    uint64_t changes_since_save; /* records appended since the last snapshot (Redis's dirty) */
+    uint64_t changes_since_save; /* changes to keys since the last snapshot (Redis's dirty) */
     int snapshot_in_progress;
     int64_t last_snapshot_ms;    /* Unix ms the last snapshot completed (or the store loaded) */
     int last_snapshot_ok;

@@ -48,8 +48,7 @@ static void batch_unlock(mnemo_store *st, unsigned db, batch *b, int wrote)
         store_unlock(st, idx);
     }
     batch_release(b);
-    if (st->journal)
-        journal_commit(st->journal);
+    store_commit(st);
 }
 
 /* Hashes the keys, validates them, and locks their shards in ascending order. */
@@ -393,8 +392,8 @@ int mnemo_delete_matching(mnemo_store *st, unsigned db, const char *pattern, siz
 {
     struct scan_ctx c = {pattern, pattern_len, SCAN_DELETE, NULL, NULL, 0};
     int rc = full_scan(st, db, &c);
-    if (st && st->journal)
-        journal_commit(st->journal);
+    if (st)
+        store_commit(st);
     if (rc == MNEMO_OK && deleted)
         *deleted = c.n;
     return rc;

@@ -36,8 +36,7 @@ static void unlock2(mnemo_store *st, size_t a, size_t b)
     }
     shard_maintain_after_write(st, &st->shards[lo]);
     store_unlock(st, lo);
-    if (st->journal)
-        journal_commit(st->journal);
+    store_commit(st);
 }
 
 /*
@@ -177,8 +176,7 @@ int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
     }
     while (locked-- > 0)
         store_unlock(st, (locked < n ? lo : hi) * n + locked % n);
-    if (st->journal)
-        journal_commit(st->journal);
+    store_commit(st);
     return rc;
 }
 

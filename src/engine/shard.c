@@ -400,6 +400,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     if (expire_at > 0 && expire_at != old_at)
         (void)expheap_push(&sh->heap, expire_at, h);
     sh->sets++;
+    shard_count_change(sh);
     store_event(o->st, MNEMO_EVENT_SET, o->db, key, klen, ver);
     if (version)
         *version = ver;
@@ -416,6 +417,7 @@ void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
     comp_track(sh, &l->e, -1);
     table_remove(l->t, l->slot);
     arena_release(&sh->ar, l->ref, l->e.size);
+    shard_count_change(sh);
     if (ev == MNEMO_EVENT_EXPIRE)
         sh->expired++;
     else if (ev == MNEMO_EVENT_EVICT)
@@ -434,6 +436,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
         (void)expheap_push(&sh->heap, at, h);
         if (o->st->journal)
             journal_expire(o->st->journal, o->db, old->key, old->klen, at);
+        shard_count_change(sh);
         return MNEMO_OK;
     }
     if (at <= 0 && !old->exp)
@@ -458,6 +461,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
         (void)expheap_push(&sh->heap, at, h);
     if (o->st->journal)
         journal_expire(o->st->journal, o->db, e.key, e.klen, at);
+    shard_count_change(sh);
     l->t = NULL;
     return MNEMO_OK;
 }

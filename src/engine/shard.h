@@ -15,6 +15,7 @@
 #ifndef MNEMO_ENGINE_SHARD_H
 #define MNEMO_ENGINE_SHARD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "engine/arena.h"
@@ -50,7 +51,19 @@ typedef struct shard {
      * "Versions"). Atomic only so that mnemo_store_next_version() can read it without the
      * lock; written under the lock. Not swapped by SWAPDB (both shards take the larger). */
     _Atomic uint64_t hlc;
+    /* Changes made to the shard's keys (written under lock with a relaxed load + store, no
+     * locked instruction; summed without the locks): persistence's "changes since the last
+     * snapshot", which the save schedule reads. Never reset. */
+    _Atomic uint64_t changes;
 } __attribute__((aligned(64))) shard;
+
+/* Counts one change of sh (lock held). */
+static inline void shard_count_change(shard *sh)
+{
+    atomic_store_explicit(&sh->changes,
+                          atomic_load_explicit(&sh->changes, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 /* Per-operation context: the store (for clock, versions, hooks), the database, and the time,
  * read from the clock at most once per operation. */

@@ -606,8 +606,7 @@ int mnemo_set(mnemo_store *st, unsigned db, const void *key, size_t klen, const 
     rc = shard_store(sh, &o, &l, key, klen, h, &v, at, version_out);
 out:
     unlock_after_write(st, sh);
-    if (st->journal)
-        journal_commit(st->journal);
+    store_commit(st);
 out_unlocked:
     if (v.enc == VSRC_LZ4)
         compress_scratch_trim();
@@ -723,8 +722,7 @@ static int keyop(mnemo_store *st, unsigned db, const void *key, size_t klen, int
     /* l.e is the lookup's copy of the header, still readable after fn changed the entry. */
     if (found && (l.e.flags & ENT_COMPRESSED))
         compress_scratch_trim();
-    if (st->journal)
-        journal_commit(st->journal);
+    store_commit(st);
     return rc;
 }
 
@@ -1202,15 +1200,20 @@ static int flush_logged(mnemo_store *st, size_t first, size_t n)
     for (; locked < n && rc == MNEMO_OK; locked++)
         if ((rc = store_lock(st, first + locked)) != MNEMO_OK)
             break;
+    journal *j = store_journal(st); /* the log may have been switched off meanwhile */
     if (rc == MNEMO_OK) {
-        for (size_t i = first; i < first + n; i++)
+        for (size_t i = first; i < first + n; i++) {
             shard_clear(&st->shards[i]);
-        journal_flush(st->journal, n == (size_t)st->cfg.databases * st->nshards,
-                      (unsigned)(first / st->nshards));
+            shard_count_change(&st->shards[i]);
+        }
+        if (j)
+            journal_flush(j, n == (size_t)st->cfg.databases * st->nshards,
+                          (unsigned)(first / st->nshards));
     }
     while (locked-- > 0)
         store_unlock(st, first + locked);
-    journal_commit(st->journal);
+    if (j)
+        journal_commit(j);
     return rc;
 }
 
@@ -1218,13 +1221,20 @@ static int flush_range(mnemo_store *st, size_t first, size_t n)
 {
     if (!st)
         return MNEMO_EINVAL;
-    if (st->journal)
+    if (store_journal(st))
         return flush_logged(st, first, n);
     for (size_t i = first; i < first + n; i++) {
         int rc = store_lock(st, i);
         if (rc)
             return rc;
+        if (store_journal(st)) {
+            /* The log was switched on after the test above: its base snapshot holds the
+             * shards cleared so far; the flush of the whole range goes into the log. */
+            store_unlock(st, i);
+            return flush_logged(st, first, n);
+        }
         shard_clear(&st->shards[i]);
+        shard_count_change(&st->shards[i]);
         shard_sync_mem(st, &st->shards[i]);
         store_unlock(st, i);
     }

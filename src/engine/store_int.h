@@ -45,12 +45,29 @@ struct mnemo_store {
     _Atomic uint64_t evict_high;             /* bytes: the high-water mark, UINT64_MAX if none */
     _Atomic int policy;                      /* mnemo_policy */
     _Atomic unsigned evict_high_pct, evict_low_pct;
-    /* Persistence (src/persist/): NULL when the store is in memory only, so the change feed
-     * costs one predictable branch per change. Set before the store is handed out, cleared
-     * after every shard is closed. */
-    struct journal *journal;
-    struct persist *persist;
+    /* Persistence (src/persist/). `journal` is the change feed: NULL when nothing is logged
+     * (in memory only, or snapshots only), so it costs one predictable branch per change. It
+     * changes at run time only with every shard lock held (a switch of the log on or off,
+     * persist.c), so code holding a shard lock sees one value throughout; code without a
+     * shard lock reads it once (store_journal()). The journal object itself lives until
+     * close, so a pointer read before a switch-off stays valid. `persist` is set at open or
+     * by mnemo_persist_attach() and cleared after every shard is closed. */
+    _Atomic(struct journal *) journal;
+    _Atomic(struct persist *) persist;
 };
+
+static inline struct journal *store_journal(mnemo_store *st)
+{
+    return atomic_load_explicit(&st->journal, memory_order_acquire);
+}
+
+/* After a write call released its locks: the log's commit for this thread's changes. */
+static inline void store_commit(mnemo_store *st)
+{
+    struct journal *j = store_journal(st);
+    if (j)
+        journal_commit(j);
+}
 
 int evict_reserve_slow(mnemo_store *st, uint64_t used);
 

@@ -107,6 +107,5 @@ void mnemo_txn_end(mnemo_txn *t)
         store_txn = NULL;
     free(t->idx);
     free(t);
-    if (st->journal)
-        journal_commit(st->journal);
+    store_commit(st);
 }

@@ -47,6 +47,13 @@ static void atomic_max(_Atomic uint64_t *a, uint64_t v)
     }
 }
 
+/* `lsn`, or the durable cap if lower. */
+static uint64_t capped(journal *j, uint64_t lsn)
+{
+    uint64_t cap = atomic_load(&j->durable_cap);
+    return cap < lsn ? cap : lsn;
+}
+
 /* ---- thread-local state: the open unit and this thread's last commit-worthy LSN ------------ */
 
 typedef struct tl_state {
@@ -269,7 +276,7 @@ static int write_pending(journal *j)
         atomic_store(&j->write_err, 0);
     atomic_max(&j->written, last);
     if (atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_NO)
-        atomic_max(&j->durable, last);
+        atomic_max(&j->durable, capped(j, last));
     return 0;
 }
 
@@ -348,8 +355,8 @@ static int write_and_sync(journal *j, int sync)
             jlog(j, MNEMO_LOG_WARNING, "Persistence: fsync of the log failed: %s", strerror(e));
         return -1;
     }
-    atomic_max(&j->durable, target);
-    notify_durable(j, target);
+    atomic_max(&j->durable, capped(j, target));
+    notify_durable(j, atomic_load(&j->durable));
     return rc;
 }
 
@@ -417,11 +424,14 @@ int journal_wait(journal *j, uint64_t lsn)
         pthread_cond_signal(&j->wake);
     }
     pthread_mutex_unlock(&j->mu);
-    if (atomic_load(&j->mode) != MNEMO_FSYNC_ALWAYS)
+    if (atomic_load(&j->mode) != MNEMO_FSYNC_ALWAYS &&
+        atomic_load(&j->durable_cap) == JOURNAL_NO_CAP)
         return journal_sync(j) == 0 && atomic_load(&j->durable) >= lsn ? 0 : -1;
     atomic_fetch_add(&j->dwaiters, 1);
     pthread_mutex_lock(&j->dmu);
-    while (atomic_load(&j->durable) < lsn && atomic_load(&j->mode) == MNEMO_FSYNC_ALWAYS) {
+    while (atomic_load(&j->durable) < lsn &&
+           (atomic_load(&j->mode) == MNEMO_FSYNC_ALWAYS ||
+            atomic_load(&j->durable_cap) != JOURNAL_NO_CAP)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000;
@@ -444,7 +454,8 @@ void journal_commit(journal *j)
     if (!lsn || j->async_commit)
         return;
     tl.pending = 0;
-    if (atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_ALWAYS)
+    if (atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_ALWAYS ||
+        atomic_load_explicit(&j->durable_cap, memory_order_relaxed) != JOURNAL_NO_CAP)
         journal_wait(j, lsn);
     else
         journal_write_out(j, lsn);
@@ -474,6 +485,7 @@ journal *journal_create(const mnemo_persist_config *pc, int fd, uint64_t size, u
     atomic_init(&j->appended, next_lsn - 1);
     atomic_init(&j->written, next_lsn - 1);
     atomic_init(&j->durable, next_lsn - 1);
+    atomic_init(&j->durable_cap, JOURNAL_NO_CAP);
     atomic_init(&j->log_bytes, size);
     return j;
 }
@@ -510,6 +522,19 @@ int journal_destroy(journal *j)
     pthread_cond_destroy(&j->wake);
     pthread_cond_destroy(&j->dcond);
     free(j);
+    return rc;
+}
+
+int journal_set_durable_cap(journal *j, uint64_t cap)
+{
+    atomic_store(&j->durable_cap, cap);
+    if (cap != JOURNAL_NO_CAP)
+        return 0;
+    int rc = journal_sync(j);
+    /* Waiters under a policy other than always sleep in journal_wait() only while capped. */
+    pthread_mutex_lock(&j->dmu);
+    pthread_cond_broadcast(&j->dcond);
+    pthread_mutex_unlock(&j->dmu);
     return rc;
 }
 

@@ -47,6 +47,7 @@
 #include "persist/logfmt.h"
 
 #define JOURNAL_WRITE_THRESHOLD ((size_t)1 << 20) /* wake the log thread above this backlog */
+#define JOURNAL_NO_CAP UINT64_MAX
 
 typedef struct journal {
     _Atomic int mode;            /* mnemo_fsync; may change at run time */
@@ -71,6 +72,10 @@ typedef struct journal {
     int nretired;
     _Atomic uint64_t written;    /* last LSN handed to the kernel */
     _Atomic uint64_t durable;    /* last LSN on stable storage */
+    _Atomic uint64_t durable_cap; /* JOURNAL_NO_CAP, or `durable` does not pass it: a switch-on's
+                                    base snapshot is being written, and records after the
+                                    fork point are recoverable only once the manifest names
+                                    their segment (persist.c) */
     _Atomic uint64_t log_bytes;  /* size of every live segment (for the rewrite trigger) */
     _Atomic int write_err;       /* errno of the last failed write or sync, 0 if it worked */
     _Atomic int64_t last_fsync_ms;
@@ -121,6 +126,11 @@ int journal_sync(journal *j);
 
 /* Blocks until `durable` >= lsn. Returns 0, or -1 if the log has a write error meanwhile. */
 int journal_wait(journal *j, uint64_t lsn);
+
+/* Holds `durable` at or below `cap` (JOURNAL_NO_CAP: lifts the cap). Lifting it writes and syncs what is
+ * pending, so `durable` catches up and the waiters and the durable callback hear of it.
+ * Returns 0, or -1 if that sync failed. */
+int journal_set_durable_cap(journal *j, uint64_t cap);
 
 /* With every shard lock held: the records appended so far stay in the current segment, the
  * following ones go to `fd` (a new segment whose header is written). The old segment is synced

@@ -102,8 +102,9 @@ int manifest_read(int dirfd, const char *name, manifest *m, char *why, size_t wh
             return -2;
         }
     }
-    if (!have_seq || m->nlogs == 0) {
-        snprintf(why, whylen, "no log segment or no seq line");
+    /* No log line: a snapshots-only state (MNEMO_PERSIST_SNAPSHOTS); it needs the snapshot. */
+    if (!have_seq || (m->nlogs == 0 && !m->has_snapshot)) {
+        snprintf(why, whylen, "neither a snapshot nor a log segment, or no seq line");
         return -2;
     }
     return 0;

@@ -8,13 +8,14 @@
  *   mnemo-manifest 1
  *   snapshot appendonly.aof.3.base.msnap lsn 1200 bytes 524288     (optional)
  *   log appendonly.aof.3.incr.mlog first 1201
- *   log appendonly.aof.4.incr.mlog first 5000                        (one or more)
+ *   log appendonly.aof.4.incr.mlog first 5000       (any number; none: snapshots only)
  *   seq 5
  *   check 8c1f03aa
  *
  * `seq` is the next file number to use; `check` the low 32 bits of XXH3-64 over every byte
- * before the check line, in hex. Segments are listed in LSN order and are contiguous: each
- * starts where the previous one ends. Not thread-safe by itself; persist.c serialises it.
+ * before the check line, in hex. A manifest names a snapshot, log segments, or both.
+ * Segments are listed in LSN order and are contiguous: each starts where the previous one
+ * ends. Not thread-safe by itself; persist.c serialises it.
  */
 #ifndef MNEMO_PERSIST_MANIFEST_H
 #define MNEMO_PERSIST_MANIFEST_H

@@ -59,6 +59,8 @@ typedef struct progress {
     const char *file;
     uint64_t t0_ns, last_ns;
     uint64_t *keys;
+    persist *p;         /* the load's byte count (persist_load_progress) */
+    size_t reported;    /* offset in the file reported so far */
 } progress;
 
 static void scan_segment(const uint8_t *data, size_t n, uint64_t first, rec_fn fn, void *ctx,
@@ -108,6 +110,10 @@ static void scan_segment(const uint8_t *data, size_t n, uint64_t first, rec_fn f
         out->good_end = off;
         out->last_lsn = lsn;
         out->records++;
+        if (pr && off - pr->reported >= ((size_t)1 << 20)) {
+            persist_load_progress(pr->p, off - pr->reported);
+            pr->reported = off;
+        }
         if (pr && (out->records & 0xffff) == 0) {
             uint64_t now = clock_monotonic_ns();
             if (now - pr->last_ns >= 1000000000ull) {
@@ -129,6 +135,7 @@ typedef struct apply_ctx {
     int64_t now;
     uint64_t skip_upto; /* records up to this LSN are in the snapshot already */
     uint64_t applied;
+    unsigned delay_us;  /* load_key_delay_us (testing) */
 } apply_ctx;
 
 int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t klen,
@@ -190,6 +197,8 @@ static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
     apply_ctx *a = ctx;
     if (lsn <= a->skip_upto)
         return 0;
+    if (a->delay_us)
+        usleep(a->delay_us);
     const uint8_t *q = p, *end = p + len;
     lop x;
     unsigned ndb = a->st->cfg.databases;
@@ -231,7 +240,7 @@ static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
 int persist_replay_mem(mnemo_store *st, const uint8_t *data, size_t n, uint64_t first,
                        int64_t now, size_t *good_end, uint64_t *last_lsn)
 {
-    apply_ctx a = {st, now, 0, 0};
+    apply_ctx a = {st, now, 0, 0, 0};
     seg_scan s;
     scan_segment(data, n, first, apply_record, &a, NULL, &s);
     *good_end = s.good_end;
@@ -240,6 +249,14 @@ int persist_replay_mem(mnemo_store *st, const uint8_t *data, size_t n, uint64_t 
 }
 
 /* ---- loading ------------------------------------------------------------------------------- */
+
+void persist_load_progress(persist *p, uint64_t bytes)
+{
+    uint64_t done = atomic_fetch_add(&p->load_done, bytes) + bytes;
+    if (p->pc.load_progress)
+        p->pc.load_progress(p->pc.load_progress_ctx, done < p->load_total ? done : p->load_total,
+                            p->load_total);
+}
 
 int persist_create_segment(persist *p, uint64_t seq, uint64_t first_lsn)
 {
@@ -274,7 +291,10 @@ static int has_files(int dirfd, const char *name)
 int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, uint64_t *size)
 {
     const mnemo_persist_config *pc = &p->pc;
+    int log_on = pc->mode == MNEMO_PERSIST_LOG;
     char why[256];
+    *fd_out = -1;
+    *size = 0;
     int r = manifest_read(p->dirfd, p->name, &p->man, why, sizeof(why));
     if (r == -1) {
         journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't read %s/%s.manifest: %s",
@@ -295,6 +315,14 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             return MNEMO_ECORRUPT;
         }
         memset(&p->man, 0, sizeof(p->man));
+        if (!log_on) {
+            /* Snapshots only: nothing is written before the first snapshot. */
+            p->man.seq = 1;
+            *next_lsn = 1;
+            journal_logf(pc, MNEMO_LOG_NOTICE, "Persistence: no files in %s yet (snapshots only)",
+                         p->dir);
+            return MNEMO_OK;
+        }
         int fd = persist_create_segment(p, 1, 1);
         if (fd < 0) {
             journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't create the log in %s: %s",
@@ -321,8 +349,16 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
 
     uint64_t t0 = clock_monotonic_ns();
     op o0 = {st, 0, 0, 1};
-    apply_ctx a = {st, op_now(&o0), 0, 0};
+    apply_ctx a = {st, op_now(&o0), 0, 0, pc->load_key_delay_us};
     uint64_t keys_done = 0;
+    /* The progress's total: every file the manifest names. */
+    struct stat fsb;
+    if (p->man.has_snapshot && fstatat(p->dirfd, p->man.snapshot, &fsb, 0) == 0)
+        p->load_total += (uint64_t)fsb.st_size;
+    for (int i = 0; i < p->man.nlogs; i++)
+        if (fstatat(p->dirfd, p->man.logs[i], &fsb, 0) == 0)
+            p->load_total += (uint64_t)fsb.st_size;
+    persist_load_progress(p, 0);
     if (p->man.has_snapshot) {
         int rc = snapshot_load(st, p, p->man.snapshot, p->man.snapshot_lsn, a.now, &keys_done);
         if (rc != MNEMO_OK)
@@ -359,9 +395,10 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             close(fd);
             return MNEMO_ECORRUPT;
         }
-        progress pr = {pc, fname, t0, clock_monotonic_ns(), &a.applied};
+        progress pr = {pc, fname, t0, clock_monotonic_ns(), &a.applied, p, 0};
         seg_scan s;
         scan_segment(data, n, first, apply_record, &a, &pr, &s);
+        persist_load_progress(p, n - pr.reported);
         mapfile_close(data, n);
         int lastseg = i == p->man.nlogs - 1;
         if (s.status == LREC_CORRUPT || (s.status == LREC_TORN && !lastseg)) {
@@ -412,6 +449,35 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
         }
     }
     *next_lsn = last + 1;
+    uint64_t done = atomic_load(&p->load_done);
+    if (done < p->load_total) /* file headers and the snapshot's terminator */
+        persist_load_progress(p, p->load_total - done);
+    if (!log_on && *fd_out >= 0) {
+        /* Snapshots only: the segments stay named until the next snapshot replaces them. */
+        close(*fd_out);
+        *fd_out = -1;
+        *size = 0;
+    } else if (log_on && p->man.nlogs == 0) {
+        /* A snapshots-only state and the log wanted: a new log that starts after it. */
+        manifest m = p->man;
+        int fd = persist_create_segment(p, m.seq, last + 1);
+        manifest_log_name(p->name, m.seq, m.logs[0], MANIFEST_NAME_MAX);
+        m.first[0] = last + 1;
+        m.nlogs = 1;
+        m.seq++;
+        if (fd < 0 || manifest_write(p->dirfd, p->name, &m) != 0) {
+            journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't start the log in %s: %s",
+                         p->dir, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return MNEMO_EIO;
+        }
+        p->man = m;
+        journal_logf(pc, MNEMO_LOG_NOTICE, "Persistence: new log %s/%s after the snapshot",
+                     p->dir, m.logs[0]);
+        *fd_out = fd;
+        *size = LOG_FILE_HDR;
+    }
     uint64_t dbkeys = 0;
     for (unsigned db = 0; db < st->cfg.databases; db++) {
         uint64_t k = 0;
@@ -463,13 +529,14 @@ int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary)
                          pc->dir, m.snapshot, keys, m.snapshot_lsn);
     }
     uint64_t last = m.has_snapshot ? m.snapshot_lsn : 0;
-    if (m.first[0] > last + 1) {
+    if (m.nlogs > 0 && m.first[0] > last + 1) {
         journal_logf(pc, MNEMO_LOG_WARNING, "%s/%s starts at LSN %" PRIu64 ": LSNs %" PRIu64
                      "..%" PRIu64 " are missing", pc->dir, m.logs[0], m.first[0], last + 1,
                      m.first[0] - 1);
         worst = 2;
     }
-    last = m.first[0] - 1;
+    if (m.nlogs > 0)
+        last = m.first[0] - 1;
     for (int i = 0; i < m.nlogs; i++) {
         int fd;
         const uint8_t *data;

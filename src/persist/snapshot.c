@@ -264,6 +264,7 @@ typedef struct load_ctx {
     _Atomic size_t next;
     _Atomic uint64_t keys;
     _Atomic int failed;
+    persist *p;          /* progress (persist_load_progress) and load_key_delay_us */
     size_t bad_off;
     const char *why;
     pthread_mutex_t mu;
@@ -280,6 +281,8 @@ static int load_entry(void *ctx, unsigned db, const uint8_t *key, size_t klen,
         return -1;
     if (version > load_max_version)
         load_max_version = version;
+    if (l->p->pc.load_key_delay_us)
+        usleep(l->p->pc.load_key_delay_us);
     if (at && at <= l->now)
         return 0;
     if (persist_restore_set(l->st, db, key, klen, val, vlen, version, at, l->now) != MNEMO_OK)
@@ -304,6 +307,7 @@ static void *load_worker(void *arg)
         }
         atomic_fetch_add(&l->keys, l->bl[i].nkeys);
         hlc_observe(&l->st->hlc, load_max_version);
+        persist_load_progress(l->p, SNAP_BLOCK_HDR + l->bl[i].len);
     }
     return NULL;
 }
@@ -411,7 +415,8 @@ int snapshot_load(mnemo_store *st, persist *p, const char *fname, uint64_t lsn, 
         nt = 16;
     if (nt > nb)
         nt = nb ? nb : 1;
-    load_ctx l = {.st = st, .d = d, .bl = bl, .nb = nb, .now = now, .bad_off = SIZE_MAX};
+    load_ctx l = {.st = st, .d = d, .bl = bl, .nb = nb, .now = now, .p = p,
+                  .bad_off = SIZE_MAX};
     pthread_mutex_init(&l.mu, NULL);
     pthread_t th[16];
     size_t started = 0;

@@ -315,6 +315,15 @@ void cmd_dispatch(conn *c, int argc, resp_arg *argv)
         }
         cmd = sub;
     }
+    /* While the directory loads there is no store yet (server.h): only commands flagged
+     * CMD_LOADING run, and of those none that names keys (WATCH: Redis's would see the
+     * half-loaded keyspace; mnemo's has none to look at). */
+    if ((!(cmd->flags & CMD_LOADING) || cmd->first > 0) &&
+        atomic_load_explicit(&g_srv.loading, memory_order_acquire)) {
+        reply_err(c, "LOADING Redis is loading the dataset in memory");
+        reject(c);
+        goto done;
+    }
     if (c->ps && c->proto == 2 && pubsub_count(c->ps) && !allowed_when_subscribed(cmd)) {
         reply_errf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                       "QUIT / RESET are allowed in this context", cmd->name);

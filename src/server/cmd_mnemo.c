@@ -19,7 +19,7 @@
 #include "server/server.h"
 #include "util/num.h"
 
-#define ST g_srv.store
+#define ST srv_store() /* NULL while loading: see server.h */
 
 static int version_arg(conn *c, const resp_arg *a, uint64_t *v)
 {

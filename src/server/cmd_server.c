@@ -24,7 +24,7 @@
 #include "server/srv_persist.h"
 #include "server/worker.h"
 
-#define ST g_srv.store
+#define ST srv_store() /* NULL while loading: see server.h */
 
 static void cmd_time(conn *c, int argc, resp_arg *argv)
 {

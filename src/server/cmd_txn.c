@@ -24,7 +24,7 @@
 #include "server/reply.h"
 #include "server/server.h"
 
-#define ST g_srv.store
+#define ST srv_store() /* NULL while loading: see server.h */
 
 typedef struct key_state {
     uint64_t version;

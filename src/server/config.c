@@ -89,12 +89,13 @@ static const cfg_def defs[] = {
      "store values LZ4-compressed when that saves 1/8 or more"},
     {"compression-threshold", T_SIZE, 1, 1, 2147483647LL, N(compression_threshold), "64",
      "smallest value length (bytes) that is compressed"},
-    {"appendonly", T_BOOL, 0, 0, 1, N(appendonly), "no",
-     "persistence: the append-only log, snapshots and recovery at start"},
+    {"appendonly", T_BOOL, 1, 0, 1, N(appendonly), "no",
+     "persistence with the append-only log (no: snapshots only, if save is set)"},
     {"appendfsync", T_FSYNC, 1, 0, 2, N(appendfsync), "everysec",
      "when the log reaches the disk: always, everysec, no"},
     {"save", T_SAVE, 1, 0, 0, S(save), "",
-     "snapshot schedule: <seconds> <changes> pairs (\"\": none); enables persistence"},
+     "snapshot schedule: <seconds> <changes> pairs (\"\": none); enables persistence "
+     "(snapshots only with appendonly no)"},
     {"appendfilename", T_STRING, 0, 0, 0, S(appendfilename), "appendonly.aof",
      "base name of the persistence files"},
     {"appenddirname", T_STRING, 0, 0, 0, S(appenddirname), "appendonlydir",
@@ -104,6 +105,8 @@ static const cfg_def defs[] = {
      "never)"},
     {"auto-aof-rewrite-min-size", T_SIZE, 0, 0, LLONG_MAX, N(auto_aof_rewrite_min_size), "64mb",
      "... and is at least this big"},
+    {"key-load-delay", T_INT, 0, 0, 1000000, N(key_load_delay), "0",
+     "testing only: microseconds slept per key loaded at start-up (a slow load to observe)"},
     {"notify-keyspace-events", T_NOTIFY, 1, 0, 0, NULL, NULL, "\"\"",
      "keyspace notification classes, Redis's letters (\"\": off)"},
     {"slowlog-log-slower-than", T_INT, 1, -1, LLONG_MAX, &slowlog_log_slower_than, NULL,
@@ -258,8 +261,15 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
             snprintf(err, errlen, "Invalid save parameters");
             return -1;
         }
-        if (!check)
-            set_string(d->str, norm);
+        if (check)
+            return 0;
+        char was[1024];
+        config_get_string(d->str, was, sizeof(was));
+        set_string(d->str, norm);
+        if (!startup && config_apply && config_apply(d->name, err, errlen) != 0) {
+            set_string(d->str, was);
+            return -1;
+        }
         return 0;
     }
     if (d->type == T_WORDS) {

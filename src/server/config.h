@@ -52,6 +52,7 @@ typedef struct srv_config {
     _Atomic long long appendfsync;                /* mnemo_fsync */
     _Atomic long long auto_aof_rewrite_percentage;
     _Atomic long long auto_aof_rewrite_min_size;
+    _Atomic long long key_load_delay;             /* testing: microseconds per key loaded */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;

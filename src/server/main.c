@@ -103,8 +103,12 @@ static void make_run_id(void)
 /* CONFIG SET of a setting the store holds: passes it on (config.h, config_apply). */
 static int apply_setting(const char *name, char *err, size_t errlen)
 {
-    mnemo_store *st = g_srv.store;
+    mnemo_store *st = srv_store();
     int rc = MNEMO_OK;
+    if (!st) {
+        snprintf(err, errlen, "the dataset is still loading");
+        return -1;
+    }
     if (strcasecmp(name, "maxmemory") == 0) {
         rc = mnemo_set_maxmemory(st, (uint64_t)CFG(maxmemory));
     } else if (strcasecmp(name, "maxmemory-policy") == 0) {
@@ -122,6 +126,8 @@ static int apply_setting(const char *name, char *err, size_t errlen)
                strcasecmp(name, "compression-threshold") == 0) {
         rc = mnemo_store_set_compression(st, CFG(compression) != 0,
                                          (size_t)CFG(compression_threshold));
+    } else if (strcasecmp(name, "appendonly") == 0 || strcasecmp(name, "save") == 0) {
+        return srv_persist_apply(name, err, errlen);
     }
     if (rc != MNEMO_OK) {
         snprintf(err, errlen, "%s", mnemo_strerror(rc));
@@ -216,24 +222,17 @@ int main(int argc, char **argv)
     mc.hook_events = MNEMO_EVENT_EXPIRE | MNEMO_EVENT_EVICT | MNEMO_EVENT_DEL;
     srv_persist_configure(&mc);
     if (srv_persist_on)
-        log_notice("Persistence on: loading %s/%s (appendfsync %s)", mc.persist->dir,
-                   mc.persist->name, mc.persist->fsync == MNEMO_FSYNC_ALWAYS ? "always"
-                   : mc.persist->fsync == MNEMO_FSYNC_EVERYSEC ? "everysec" : "no");
-    int rc = mnemo_store_open(&mc, &g_srv.store);
-    if (rc != MNEMO_OK) {
-        log_warning("Can't open the store: %s", mnemo_strerror(rc));
-        if (rc == MNEMO_ECORRUPT)
-            log_warning("Fatal error loading the persistence files: exiting. Inspect them "
-                        "with mnemo-check, repair with mnemo-check --fix.");
-        return 1;
-    }
+        log_notice("Persistence on: loading %s/%s (%s)", mc.persist->dir, mc.persist->name,
+                   mc.persist->mode == MNEMO_PERSIST_SNAPSHOTS ? "snapshots only"
+                   : mc.persist->fsync == MNEMO_FSYNC_ALWAYS   ? "log, appendfsync always"
+                   : mc.persist->fsync == MNEMO_FSYNC_EVERYSEC ? "log, appendfsync everysec"
+                                                               : "log, appendfsync no");
     g_srv.databases = mc.databases;
     g_srv.db_swaps = calloc(mc.databases, sizeof(*g_srv.db_swaps));
     if (!g_srv.db_swaps) {
         log_warning("out of memory");
         return 1;
     }
-    config_apply = apply_setting;
     if (!mc.maxmemory) {
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         log_warning("No maxmemory limit is set: the store will grow until this machine's %.1f "
@@ -249,13 +248,10 @@ int main(int argc, char **argv)
                MNEMO_VERSION_STRING, (int)getpid(), CFG(threads), mc.databases);
     if (pubsub_init((unsigned)CFG(threads)) != 0) {
         log_warning("Can't set up pub/sub: out of memory");
-        mnemo_store_free(g_srv.store);
         return 1;
     }
-    if (workers_init((unsigned)CFG(threads)) != 0) {
-        mnemo_store_free(g_srv.store);
+    if (workers_init((unsigned)CFG(threads)) != 0)
         return 1;
-    }
     config_get_string(&g_cfg.pidfile, path, sizeof(path));
     if (path[0]) {
         FILE *pf = fopen(path, "w");
@@ -264,7 +260,34 @@ int main(int argc, char **argv)
             fclose(pf);
         }
     }
-    if (workers_start() != 0)
+    config_apply = apply_setting;
+    /* With persistence, the directory is loaded while the listeners already accept, as in
+     * Redis: a command not flagged CMD_LOADING gets -LOADING, INFO shows the progress. The
+     * workers read the store only once g_srv.loading is clear (srv_store()). Without
+     * persistence the store opens at once, before anyone can connect. */
+    int load_while_serving = srv_persist_on;
+    if (load_while_serving) {
+        g_srv.load_start_ms = server_now_ms();
+        atomic_store(&g_srv.loading, 1);
+        if (workers_start() != 0)
+            return 1;
+    }
+    mnemo_store *store = NULL;
+    int rc = mnemo_store_open(&mc, &store);
+    if (rc != MNEMO_OK) {
+        log_warning("Can't open the store: %s", mnemo_strerror(rc));
+        if (rc == MNEMO_ECORRUPT)
+            log_warning("Fatal error loading the persistence files: exiting. Inspect them "
+                        "with mnemo-check, repair with mnemo-check --fix.");
+        if (load_while_serving)
+            workers_stop();
+        if (path[0])
+            unlink(path);
+        return 1;
+    }
+    g_srv.store = store;
+    atomic_store_explicit(&g_srv.loading, 0, memory_order_release);
+    if (!load_while_serving && workers_start() != 0)
         return 1;
     log_notice("Ready to accept connections");
 

@@ -3,8 +3,12 @@
  * client registry.
  *
  * Ownership and locking:
- *   - `store` is opened before the workers start and closed after they have stopped; the
- *     library makes every call on it thread-safe.
+ *   - `store` is closed after the workers have stopped; the library makes every call on it
+ *     thread-safe. Without persistence it is opened before the workers start. With it, the
+ *     workers start first and `loading` is 1 while the directory loads: `store` is written
+ *     by the main thread before it clears `loading` (release), and a worker reads it only
+ *     after seeing `loading` clear (acquire): in cmd_dispatch() for commands not allowed
+ *     while loading, through srv_store() everywhere else.
  *   - Counters are atomics updated with relaxed ordering (INFO reads approximate sums).
  *   - The client registry (every connection of every worker) exists for CLIENT LIST / KILL and
  *     INFO; it is protected by clients_lock, which is taken only when a connection opens or
@@ -28,6 +32,8 @@ struct conn;
 
 typedef struct server {
     mnemo_store *store;
+    _Atomic int loading;              /* 1 while the persistence directory loads */
+    int64_t load_start_ms;
     unsigned databases;
     /* SWAPDBs each database took part in. WATCH compares versions, and a version belongs to
      * one key in one database: after a swap the key under a watched name can carry a version
@@ -58,6 +64,12 @@ typedef struct server {
 } server;
 
 extern server g_srv;
+
+/* The store, or NULL while it loads (see `loading` above). */
+static inline mnemo_store *srv_store(void)
+{
+    return atomic_load_explicit(&g_srv.loading, memory_order_acquire) ? NULL : g_srv.store;
+}
 
 /* Asks the main thread to shut the server down (signal-safe). */
 void server_request_shutdown(void);

@@ -2,6 +2,7 @@
 #include "server/srv_persist.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,11 @@
 #include "server/server.h"
 #include "server/worker.h"
 
-#define ST g_srv.store
+#define ST srv_store() /* NULL while loading: see server.h */
 #define SAVE_MAX_POINTS 16
 #define SAVE_RETRY_MS 5000 /* after a failed snapshot, as Redis's CONFIG_BGSAVE_RETRY_DELAY */
 
-int srv_persist_on;
+_Atomic int srv_persist_on;
 
 static mnemo_persist_config pcfg;
 static char pdir[PATH_MAX], pname[256];
@@ -43,13 +44,22 @@ static void on_durable(void *ctx, uint64_t lsn)
     }
 }
 
+/* The loading threads: how far the load is (INFO persistence while loading). */
+static _Atomic uint64_t load_done, load_total;
+
+static void on_load_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    atomic_store_explicit(&load_total, total, memory_order_relaxed);
+    uint64_t cur = atomic_load_explicit(&load_done, memory_order_relaxed);
+    while (cur < done && !atomic_compare_exchange_weak(&load_done, &cur, done)) {
+    }
+}
+
 void srv_persist_configure(mnemo_config *cfg)
 {
     char save[1024];
     config_get_string(&g_cfg.save, save, sizeof(save));
-    srv_persist_on = CFG(appendonly) || save[0];
-    if (!srv_persist_on)
-        return;
     char dirname[PATH_MAX / 2];
     config_get_string(&g_cfg.appenddirname, dirname, sizeof(dirname));
     config_get_string(&g_cfg.appendfilename, pname, sizeof(pname));
@@ -58,18 +68,67 @@ void srv_persist_configure(mnemo_config *cfg)
     mnemo_persist_config_init(&pcfg);
     pcfg.dir = pdir;
     pcfg.name = pname[0] ? pname : "appendonly.aof";
+    pcfg.mode = CFG(appendonly) ? MNEMO_PERSIST_LOG : MNEMO_PERSIST_SNAPSHOTS;
     pcfg.fsync = (mnemo_fsync)CFG(appendfsync);
     pcfg.async_commit = 1;
     pcfg.rewrite_percentage = (unsigned)CFG(auto_aof_rewrite_percentage);
     pcfg.rewrite_min_size = (uint64_t)CFG(auto_aof_rewrite_min_size);
     pcfg.on_durable = on_durable;
     pcfg.log = persist_log;
-    cfg->persist = &pcfg;
+    pcfg.load_progress = on_load_progress;
+    pcfg.load_key_delay_us = (unsigned)CFG(key_load_delay);
+    /* appendonly no and no save schedule: in memory only, the directory is not touched. */
+    atomic_store(&srv_persist_on, CFG(appendonly) || save[0]);
+    if (atomic_load(&srv_persist_on))
+        cfg->persist = &pcfg;
+}
+
+static _Atomic int64_t last_switch_try_ms;
+/* Serialises CONFIG SET appendonly / save (workers run them concurrently): pcfg and attach. */
+static pthread_mutex_t apply_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Attaches persistence to the running store in `mode`. Returns a mnemo_status. */
+static int attach(mnemo_persist_mode mode)
+{
+    pcfg.mode = mode;
+    pcfg.fsync = (mnemo_fsync)CFG(appendfsync);
+    log_notice("Persistence on at run time: %s/%s (%s)", pcfg.dir, pcfg.name,
+               mode == MNEMO_PERSIST_LOG ? "appendonly yes" : "snapshots only");
+    int rc = mnemo_persist_attach(ST, &pcfg);
+    mnemo_persist_info pi;
+    if (mnemo_persist_info_get(ST, &pi) == MNEMO_OK && pi.enabled)
+        atomic_store(&srv_persist_on, 1);
+    return rc;
+}
+
+int srv_persist_apply(const char *name, char *err, size_t errlen)
+{
+    int rc = MNEMO_OK;
+    pthread_mutex_lock(&apply_mu);
+    if (strcasecmp(name, "appendonly") == 0) {
+        mnemo_persist_mode want = CFG(appendonly) ? MNEMO_PERSIST_LOG : MNEMO_PERSIST_SNAPSHOTS;
+        last_switch_try_ms = server_now_ms();
+        if (!atomic_load(&srv_persist_on))
+            rc = want == MNEMO_PERSIST_LOG ? attach(want) : MNEMO_OK;
+        else
+            rc = mnemo_persist_set_mode(ST, want);
+    } else if (strcasecmp(name, "save") == 0) {
+        char save[1024];
+        config_get_string(&g_cfg.save, save, sizeof(save));
+        if (save[0] && !atomic_load(&srv_persist_on))
+            rc = attach(MNEMO_PERSIST_SNAPSHOTS);
+    }
+    pthread_mutex_unlock(&apply_mu);
+    if (rc != MNEMO_OK) {
+        snprintf(err, errlen, "persistence: %s (see the server log)", mnemo_strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 void srv_persist_fsync_changed(void)
 {
-    if (srv_persist_on && ST)
+    if (atomic_load(&srv_persist_on) && ST)
         mnemo_persist_set_fsync(ST, (mnemo_fsync)CFG(appendfsync));
 }
 
@@ -135,7 +194,13 @@ static void held_remove(worker *w, conn *c)
 
 void srv_persist_after_read(conn *c)
 {
-    if (CFG(appendfsync) != MNEMO_FSYNC_ALWAYS) {
+    int ls = mnemo_log_state(ST);
+    if (ls == MNEMO_LOGSTATE_OFF)
+        return;
+    /* While the log is starting, nothing after its fork point is recoverable before its base
+     * snapshot is in the manifest (the durable LSN waits for it): replies are held as under
+     * always, whatever the policy. */
+    if (CFG(appendfsync) != MNEMO_FSYNC_ALWAYS && ls != MNEMO_LOGSTATE_STARTING) {
         c->w->log_dirty = 1;
         return;
     }
@@ -212,10 +277,18 @@ void srv_persist_cron(int64_t now_ms)
     config_get_string(&g_cfg.save, save, sizeof(save));
     int n = save[0] ? srv_persist_parse_save(save, pts, SAVE_MAX_POINTS, norm, sizeof(norm)) - 1
                     : 0;
-    if (n <= 0)
-        return;
     mnemo_persist_info pi;
     if (mnemo_persist_info_get(ST, &pi) != MNEMO_OK || pi.snapshot_in_progress)
+        return;
+    /* appendonly yes whose switch-on failed (its snapshot did): try again, as Redis does. */
+    if (CFG(appendonly) && pi.enabled && pi.log_state == MNEMO_LOGSTATE_OFF &&
+        now_ms - atomic_load(&last_switch_try_ms) >= SAVE_RETRY_MS) {
+        atomic_store(&last_switch_try_ms, now_ms);
+        log_notice("appendonly yes: starting the log again");
+        mnemo_persist_set_mode(ST, MNEMO_PERSIST_LOG);
+        return;
+    }
+    if (n <= 0)
         return;
     if (!pi.last_snapshot_ok && now_ms - last_bgsave_try_ms < SAVE_RETRY_MS)
         return;
@@ -230,15 +303,39 @@ void srv_persist_cron(int64_t now_ms)
     }
 }
 
+/* INFO's loading fields (Redis's names; loading_rdb_used_mem is not tracked). */
+static int loading_info(char *buf, size_t cap, int64_t now)
+{
+    if (!atomic_load(&g_srv.loading))
+        return snprintf(buf, cap, "loading:0\r\nasync_loading:0\r\n");
+    uint64_t done = atomic_load(&load_done), total = atomic_load(&load_total);
+    double frac = total ? (double)done / (double)total : 0.0;
+    double secs = (double)(now - g_srv.load_start_ms) / 1000.0;
+    long long eta = done && total ? (long long)(secs * (double)(total - done) / (double)done)
+                                  : 1; /* Redis says 1 before it knows */
+    return snprintf(buf, cap,
+                    "loading:1\r\nasync_loading:0\r\nloading_start_time:%lld\r\n"
+                    "loading_total_bytes:%llu\r\nloading_loaded_bytes:%llu\r\n"
+                    "loading_loaded_perc:%.2f\r\nloading_eta_seconds:%lld\r\n",
+                    (long long)(g_srv.load_start_ms / 1000), (unsigned long long)total,
+                    (unsigned long long)done, frac * 100.0, eta);
+}
+
 size_t srv_persist_info(char *buf, size_t cap)
 {
     mnemo_persist_info pi;
-    mnemo_persist_info_get(ST, &pi);
+    memset(&pi, 0, sizeof(pi));
+    mnemo_persist_info_get(ST, &pi); /* NULL while loading: the fields stay 0 */
     int64_t now = server_now_ms();
     long long cur = -1; /* the running snapshot's age is not tracked */
+    int n0 = loading_info(buf, cap, now);
+    if (n0 < 0 || (size_t)n0 >= cap)
+        return 0;
+    buf += n0;
+    cap -= (size_t)n0;
     int n = snprintf(
         buf, cap,
-        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
+        "rdb_changes_since_last_save:%llu\r\n"
         "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
         "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
         "rdb_saves:%llu\r\naof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
@@ -248,7 +345,8 @@ size_t srv_persist_info(char *buf, size_t cap)
         (unsigned long long)pi.changes_since_save, pi.snapshot_in_progress,
         (long long)(pi.last_snapshot_ms / 1000), pi.last_snapshot_ok ? "ok" : "err",
         pi.snapshots ? (long long)(pi.last_snapshot_duration_ms / 1000) : -1LL, cur,
-        (unsigned long long)pi.snapshots, pi.enabled, pi.snapshot_in_progress,
+        (unsigned long long)pi.snapshots, pi.log_state != MNEMO_LOGSTATE_OFF,
+        pi.snapshot_in_progress,
         pi.snapshots ? (long long)(pi.last_snapshot_duration_ms / 1000) : -1LL, cur,
         pi.last_snapshot_ok ? "ok" : "err", (unsigned long long)pi.snapshots,
         pi.last_write_ok ? "ok" : "err");
@@ -259,7 +357,8 @@ size_t srv_persist_info(char *buf, size_t cap)
                          "aof_current_size:%llu\r\naof_base_size:%llu\r\n"
                          "aof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n"
                          "aof_last_fsync_ago_ms:%lld\r\nlatest_fork_usec:%lld\r\n"
-                         "mnemo_appendfsync:%s\r\nmnemo_log_appended_lsn:%llu\r\n"
+                         "mnemo_appendfsync:%s\r\nmnemo_log_state:%s\r\n"
+                         "mnemo_log_appended_lsn:%llu\r\n"
                          "mnemo_log_written_lsn:%llu\r\nmnemo_log_durable_lsn:%llu\r\n"
                          "mnemo_loaded_keys:%llu\r\nmnemo_load_time_ms:%lld\r\n",
                          (unsigned long long)pi.log_bytes, (unsigned long long)pi.base_bytes,
@@ -268,13 +367,16 @@ size_t srv_persist_info(char *buf, size_t cap)
                          pi.fsync == MNEMO_FSYNC_ALWAYS     ? "always"
                          : pi.fsync == MNEMO_FSYNC_EVERYSEC ? "everysec"
                                                             : "no",
+                         pi.log_state == MNEMO_LOGSTATE_ON         ? "on"
+                         : pi.log_state == MNEMO_LOGSTATE_STARTING ? "starting"
+                                                                   : "off",
                          (unsigned long long)pi.appended_lsn, (unsigned long long)pi.written_lsn,
                          (unsigned long long)pi.durable_lsn,
                          (unsigned long long)pi.loaded_keys, (long long)pi.load_ms);
         if (m > 0 && (size_t)(n + m) < cap)
             n += m;
     }
-    return (size_t)n;
+    return (size_t)(n0 + n);
 }
 
 void srv_persist_shutdown(void)
@@ -282,7 +384,7 @@ void srv_persist_shutdown(void)
     int want = atomic_load(&g_srv.shutdown_save);
     char save[16];
     config_get_string(&g_cfg.save, save, sizeof(save));
-    if (!srv_persist_on || want < 0 || (want == 0 && !save[0]))
+    if (!atomic_load(&srv_persist_on) || want < 0 || (want == 0 && !save[0]))
         return;
     log_notice("Saving the final snapshot before exiting.");
     int rc = mnemo_snapshot(ST, 1);
@@ -294,10 +396,9 @@ void srv_persist_shutdown(void)
 
 static int persist_available(conn *c)
 {
-    if (srv_persist_on)
+    if (atomic_load(&srv_persist_on))
         return 1;
-    reply_err(c, "ERR persistence is off (start mnemo-server with appendonly yes or a save "
-                 "schedule)");
+    reply_err(c, "ERR persistence is off (set appendonly yes or a save schedule)");
     return 0;
 }
 
@@ -335,6 +436,7 @@ static void cmd_bgsave(conn *c, int argc, resp_arg *argv)
 static void cmd_lastsave(conn *c, int argc, resp_arg *argv)
 {
     mnemo_persist_info pi;
+    memset(&pi, 0, sizeof(pi));
     mnemo_persist_info_get(ST, &pi);
     reply_int(c, pi.enabled ? pi.last_snapshot_ms / 1000 : g_srv.start_ms / 1000);
 }

@@ -26,12 +26,18 @@
 struct conn;
 struct worker;
 
-/* 1 when the server was started with persistence (appendonly yes or a save schedule). */
-extern int srv_persist_on;
+/* 1 when the store has persistence: started with appendonly yes or a save schedule, or given
+ * one at run time by CONFIG SET appendonly yes / save (it then stays until exit). */
+extern _Atomic int srv_persist_on;
 
 /* Fills the library's persistence settings from the configuration; sets cfg->persist when
  * persistence is on. Call once before opening the store. */
 void srv_persist_configure(mnemo_config *cfg);
+
+/* CONFIG SET appendonly / save: switches the log on or off (mnemo_persist_set_mode), or
+ * attaches persistence to a store started in memory only (appendonly yes: with the log;
+ * a save schedule: snapshots only). Returns 0, or -1 with a message in err. */
+int srv_persist_apply(const char *name, char *err, size_t errlen);
 
 /* CONFIG SET appendfsync: applies the new policy to the open store. */
 void srv_persist_fsync_changed(void);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,242 @@ static void test_in_memory_unchanged(void)
     mnemo_store_free(st);
 }
 
+/* ---- modes: snapshots only, switching the log at run time, attaching ----------------------- */
+
+static int open_mode(mnemo_persist_mode mode, mnemo_store **st)
+{
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = dir;
+    pcfg.mode = mode;
+    pcfg.log = capture_log;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.shards = 16;
+    cfg.persist = &pcfg;
+    loglen = 0;
+    logbuf[0] = 0;
+    return mnemo_store_open(&cfg, st);
+}
+
+/* Files in dir whose name contains `part`. */
+static int count_files(const char *part)
+{
+    DIR *dd = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while (dd && (de = readdir(dd)))
+        if (strstr(de->d_name, part))
+            n++;
+    if (dd)
+        closedir(dd);
+    return n;
+}
+
+static uint64_t keys_in(mnemo_store *st)
+{
+    uint64_t n = 0;
+    mnemo_dbsize(st, 0, &n);
+    return n;
+}
+
+static void wait_log_state(mnemo_store *st, int want)
+{
+    for (int i = 0; i < 3000 && mnemo_log_state(st) != want; i++)
+        usleep(10000);
+    CHECK_EQ(mnemo_log_state(st), want);
+}
+
+static void test_snapshots_only_mode(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    fill(st, 100);
+    CHECK_EQ(mnemo_log_state(st), MNEMO_LOGSTATE_OFF);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), 0);
+    CHECK_EQ(count_files(".mlog"), 0);
+    mnemo_persist_info pi;
+    mnemo_persist_info_get(st, &pi);
+    CHECK_EQ(pi.enabled, 1);
+    CHECK_EQ(pi.mode, MNEMO_PERSIST_SNAPSHOTS);
+    CHECK_EQ(pi.changes_since_save, 100);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    mnemo_persist_info_get(st, &pi);
+    CHECK_EQ(pi.changes_since_save, 0);
+    ASSERT_EQ(mnemo_set(st, 0, "unsaved", 7, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(count_files(".mlog"), 0);
+    mnemo_store_free(st);
+
+    /* A restart loads the last snapshot; what followed it is gone. */
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 100);
+    mnemo_store_free(st);
+    int summary = -1;
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 0, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 0);
+
+    /* The log mode over a snapshots-only directory: a log starts after the snapshot. */
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 100);
+    CHECK_EQ(count_files(".mlog"), 1);
+    ASSERT_EQ(mnemo_set(st, 0, "logged", 6, "y", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+
+    /* Snapshots only over a logged directory: everything is loaded, nothing more is logged,
+     * and the next snapshot drops the log. */
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 101);
+    ASSERT_EQ(mnemo_set(st, 0, "more", 4, "z", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), 0);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    CHECK_EQ(count_files(".mlog"), 0);
+    CHECK_EQ(count_files(".msnap"), 1);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 102);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
+static void test_switch_log_at_run_time(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    fill(st, 2000);
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_LOG), MNEMO_OK);
+    CHECK(mnemo_log_state(st) != MNEMO_LOGSTATE_OFF);
+    /* A library commit returns only once its change is recoverable, even while the base
+     * snapshot is being written. */
+    ASSERT_EQ(mnemo_set(st, 0, "during", 6, "1", 1, NULL, NULL, NULL), MNEMO_OK);
+    uint64_t lsn = mnemo_log_lsn(st, MNEMO_LSN_APPENDED);
+    CHECK(lsn >= 1);
+    CHECK(mnemo_log_lsn(st, MNEMO_LSN_DURABLE) >= lsn || mnemo_log_state(st) ==
+          MNEMO_LOGSTATE_ON);
+    wait_log_state(st, MNEMO_LOGSTATE_ON);
+    CHECK_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_LOG), MNEMO_OK); /* already on */
+    ASSERT_EQ(mnemo_set(st, 0, "after", 5, "2", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(count_files(".mlog"), 1);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 2002);
+
+    /* Off: the files hold the state as of the switch; later changes are not logged. */
+    ASSERT_EQ(mnemo_set(st, 0, "before-off", 10, "3", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_SNAPSHOTS), MNEMO_OK);
+    CHECK_EQ(mnemo_log_state(st), MNEMO_LOGSTATE_OFF);
+    lsn = mnemo_log_lsn(st, MNEMO_LSN_APPENDED);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_DURABLE), lsn);
+    ASSERT_EQ(mnemo_set(st, 0, "after-off", 9, "4", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), lsn);
+    /* On again: LSNs go on from where the log stopped. */
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_LOG), MNEMO_OK);
+    wait_log_state(st, MNEMO_LOGSTATE_ON);
+    ASSERT_EQ(mnemo_set(st, 0, "on-again", 8, "5", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), lsn + 1);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 2005);
+    /* Closed while a switch-on is starting: close waits for its snapshot. */
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_SNAPSHOTS), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "unlogged", 8, "7", 1, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_LOG), MNEMO_OK);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 2006);
+    ASSERT_EQ(mnemo_del(st, 0, "unlogged", 8), MNEMO_OK);
+    /* Off, then closed without a snapshot: what followed the switch is lost. */
+    ASSERT_EQ(mnemo_persist_set_mode(st, MNEMO_PERSIST_SNAPSHOTS), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "lost", 4, "6", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 2005);
+    mnemo_store_free(st);
+    int summary = -1;
+    ASSERT_EQ(mnemo_persist_check(&pcfg, 0, &summary), MNEMO_OK);
+    CHECK_EQ(summary, 0);
+    rm_dir();
+}
+
+static void test_attach_at_run_time(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(NULL, &st), MNEMO_OK);
+    fill(st, 500);
+    mnemo_persist_config pc;
+    mnemo_persist_config_init(&pc);
+    pc.dir = dir;
+    pc.log = capture_log;
+    CHECK_EQ(mnemo_log_state(st), MNEMO_LOGSTATE_OFF);
+    ASSERT_EQ(mnemo_persist_attach(st, &pc), MNEMO_OK);
+    CHECK_EQ(mnemo_persist_attach(st, &pc), MNEMO_EBUSY);
+    ASSERT_EQ(mnemo_set(st, 0, "x", 1, "1", 1, NULL, NULL, NULL), MNEMO_OK);
+    wait_log_state(st, MNEMO_LOGSTATE_ON);
+    ASSERT_EQ(mnemo_set(st, 0, "y", 1, "2", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 502);
+    mnemo_store_free(st);
+
+    /* Snapshots only: nothing is written before the first snapshot, which replaces what the
+     * directory held. */
+    ASSERT_EQ(mnemo_store_open(NULL, &st), MNEMO_OK);
+    fill(st, 10);
+    pc.mode = MNEMO_PERSIST_SNAPSHOTS;
+    ASSERT_EQ(mnemo_persist_attach(st, &pc), MNEMO_OK);
+    CHECK(strstr(logbuf, "already holds a state") != NULL);
+    mnemo_persist_info pi;
+    mnemo_persist_info_get(st, &pi);
+    CHECK_EQ(pi.changes_since_save, 10);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    CHECK_EQ(count_files(".mlog"), 0);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_SNAPSHOTS, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 10);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
+/* load_progress: reports reach the total, which is the size of the files loaded. */
+static _Atomic uint64_t prog_calls, prog_done, prog_total;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    atomic_fetch_add(&prog_calls, 1);
+    uint64_t cur = atomic_load(&prog_done);
+    while (cur < done && !atomic_compare_exchange_weak(&prog_done, &cur, done)) {
+    }
+    atomic_store(&prog_total, total);
+}
+
+static void test_load_progress(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_mode(MNEMO_PERSIST_LOG, &st), MNEMO_OK);
+    fill(st, 3000);
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "logged", 6, "x", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = dir;
+    pcfg.load_progress = on_progress;
+    pcfg.load_key_delay_us = 1;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.shards = 16;
+    cfg.persist = &pcfg;
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    CHECK_EQ(keys_in(st), 3001);
+    CHECK(atomic_load(&prog_calls) >= 2);
+    CHECK(atomic_load(&prog_total) > 3000 * 10);
+    CHECK_EQ(atomic_load(&prog_done), atomic_load(&prog_total));
+    mnemo_store_free(st);
+    rm_dir();
+}
+
 int main(void)
 {
     TEST_RUN(test_in_memory_unchanged);
@@ -564,5 +801,9 @@ int main(void)
     TEST_RUN(test_directory_lock);
     TEST_RUN(test_always_group_commit);
     TEST_RUN(test_async_commit);
+    TEST_RUN(test_snapshots_only_mode);
+    TEST_RUN(test_switch_log_at_run_time);
+    TEST_RUN(test_attach_at_run_time);
+    TEST_RUN(test_load_progress);
     return TEST_REPORT();
 }
