@@ -47,6 +47,7 @@ void shard_clear(shard *sh)
     table_free(&sh->tab);
     table_free(&sh->old);
     sh->mig_pos = 0;
+    sh->removed = 0;
     arena_free_all(&sh->ar);
     expheap_free(&sh->heap);
     sh->ttl_keys = 0;
@@ -180,6 +181,7 @@ static int start_resize(shard *sh, uint64_t live)
     sh->old = sh->tab;
     sh->tab = fresh;
     sh->mig_pos = 0;
+    sh->removed = 0;
     migrate(sh, MIGRATE_PER_WRITE);
     return MNEMO_OK;
 }
@@ -198,13 +200,17 @@ int shard_prepare_insert(shard *sh)
     return start_resize(sh, sh->tab.count + 1);
 }
 
-/* An index left mostly empty (mass deletes, eviction down to a lowered ceiling) shrinks to its
- * keys: below a quarter full, it moves into a table at 0.75 (or is freed when empty), so the
- * ceiling a store is lowered to is not held up by indexes sized for what it used to hold. */
+/* An index left mostly empty by removals (mass deletes, eviction down to a lowered ceiling)
+ * shrinks to its keys: below a quarter full, it moves into a table at 0.75 (or is freed when
+ * empty), so the ceiling a store is lowered to is not held up by indexes sized for what it
+ * used to hold. Only after removals of at least a quarter of its slots: a table sized ahead
+ * of its keys (the snapshot loader presizes them) is not sparse, it is waiting. */
 static void shrink_if_sparse(shard *sh)
 {
-    if (sh->old.cap || sh->tab.cap < 256 || (uint64_t)sh->tab.count * 4 >= sh->tab.cap)
+    if (sh->old.cap || sh->tab.cap < 256 || (uint64_t)sh->tab.count * 4 >= sh->tab.cap ||
+        (uint64_t)sh->removed * 4 < sh->tab.cap)
         return;
+    sh->removed = 0;
     if (sh->tab.count == 0)
         table_free(&sh->tab);
     else
@@ -417,6 +423,7 @@ void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
     comp_track(sh, &l->e, -1);
     table_remove(l->t, l->slot);
     arena_release(&sh->ar, l->ref, l->e.size);
+    sh->removed += sh->removed != UINT32_MAX;
     shard_count_change(sh);
     if (ev == MNEMO_EVENT_EXPIRE)
         sh->expired++;

@@ -34,6 +34,7 @@ typedef struct shard {
     table old;           /* index being migrated into tab; old.cap == 0 when none */
     arena ar;            /* entries (ar.segs, its first field, ends the first cache line) */
     uint32_t mig_pos;    /* next slot of old to migrate */
+    uint32_t removed;    /* keys removed since tab was sized (shrink_if_sparse) */
     uint32_t ghost_mask; /* slots of `ghost` (below) - 1 */
     expheap heap;        /* deadlines of entries with a TTL (may hold stale records) */
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
