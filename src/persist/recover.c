@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -130,12 +131,25 @@ static void scan_segment(const uint8_t *data, size_t n, uint64_t first, rec_fn f
 
 /* ---- applying ------------------------------------------------------------------------------ */
 
+/* Records waiting to be applied in parallel (apply_flush). */
+typedef struct pend_rec {
+    const uint8_t *p;
+    uint32_t len;
+} pend_rec;
+
+#define APPLY_BATCH 65536u   /* records collected before the threads apply them */
+#define APPLY_PARALLEL_MIN 2048u /* fewer are applied by the collecting thread alone */
+
 typedef struct apply_ctx {
     mnemo_store *st;
     int64_t now;
     uint64_t skip_upto; /* records up to this LSN are in the snapshot already */
     uint64_t applied;
     unsigned delay_us;  /* load_key_delay_us (testing) */
+    unsigned threads;   /* appliers (load_threads); 0 or 1: every record at once, in order */
+    pend_rec *pend;     /* collected records, in LSN order, not yet applied */
+    size_t npend;
+    int failed;         /* an operation of a collected record could not be applied */
 } apply_ctx;
 
 int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t klen,
@@ -192,6 +206,128 @@ static int apply_expire(apply_ctx *a, const lop *x)
     return rc;
 }
 
+/* Applies one operation (any type). */
+static int apply_op(apply_ctx *a, const lop *x)
+{
+    int rc = MNEMO_OK;
+    switch (x->type) {
+    case LOP_SET:
+        rc = apply_set(a, x);
+        break;
+    case LOP_DEL:
+        rc = mnemo_del(a->st, x->db, x->key, x->klen);
+        rc = rc == MNEMO_ENOTFOUND ? MNEMO_OK : rc;
+        break;
+    case LOP_EXPIRE:
+        rc = apply_expire(a, x);
+        break;
+    case LOP_FLUSHDB:
+        rc = mnemo_flush(a->st, x->db);
+        break;
+    case LOP_FLUSHALL:
+        rc = mnemo_flush_all(a->st);
+        break;
+    case LOP_SWAPDB:
+        rc = mnemo_swapdb(a->st, x->db, x->db2);
+        break;
+    }
+    return rc;
+}
+
+/* ---- parallel replay -------------------------------------------------------------------------
+ * Replay is what a large log after a snapshot costs at start-up, and one thread applies ~600k
+ * records/s here. Operations on one key always land in one shard, and shards are independent,
+ * so the records collected in LSN order are applied by `threads` threads, each taking the
+ * operations whose shard index is its own modulo `threads`, in LSN order: every key sees its
+ * operations in the log's order, and no two threads meet on a shard lock. Operations that span
+ * shards (FLUSHDB, FLUSHALL, SWAPDB) are barriers: what was collected before is applied first,
+ * then the record alone. Atomicity of a multi-key record does not matter while nothing reads
+ * the store. */
+
+typedef struct applier {
+    apply_ctx *a;
+    unsigned t;
+    int failed;
+    uint64_t max_version;
+} applier;
+
+static void *applier_main(void *arg)
+{
+    applier *w = arg;
+    apply_ctx *a = w->a;
+    mnemo_store *st = a->st;
+    unsigned nt = a->threads;
+    for (size_t i = 0; i < a->npend && !w->failed; i++) {
+        const uint8_t *q = a->pend[i].p, *end = q + a->pend[i].len;
+        lop x;
+        while (lop_next(&q, end, &x) == 1) {
+            uint64_t h = hash_bytes(x.key, x.klen);
+            if (store_shard_index(st, x.db, h) % nt != w->t)
+                continue;
+            int rc;
+            if (x.type == LOP_SET) {
+                if (x.version > w->max_version)
+                    w->max_version = x.version;
+                rc = persist_restore_set(st, x.db, x.key, x.klen, x.val, x.vlen, x.version,
+                                         x.expire_at, a->now);
+            } else {
+                rc = apply_op(a, &x);
+            }
+            if (rc != MNEMO_OK) {
+                w->failed = 1;
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Applies the collected records: in parallel when there are enough, else here in order.
+ * Returns 0, or -1 if an operation failed (a->failed is set). */
+static int apply_flush(apply_ctx *a)
+{
+    if (!a->npend)
+        return a->failed ? -1 : 0;
+    if (a->npend < APPLY_PARALLEL_MIN || a->threads < 2) {
+        for (size_t i = 0; i < a->npend && !a->failed; i++) {
+            const uint8_t *q = a->pend[i].p, *end = q + a->pend[i].len;
+            lop x;
+            while (lop_next(&q, end, &x) == 1)
+                if (apply_op(a, &x) != MNEMO_OK) {
+                    a->failed = 1;
+                    break;
+                }
+        }
+    } else {
+        applier w[16];
+        pthread_t th[16];
+        unsigned nt = a->threads > 16 ? 16 : a->threads, started = 0;
+        a->threads = nt;
+        for (unsigned t = 0; t < nt; t++)
+            w[t] = (applier){a, t, 0, 0};
+        int spawned[16] = {0};
+        for (unsigned t = 1; t < nt; t++)
+            if (pthread_create(&th[t], NULL, applier_main, &w[t]) == 0)
+                spawned[t] = 1, started++;
+        applier_main(&w[0]);
+        for (unsigned t = 1; t < nt; t++) {
+            if (spawned[t])
+                pthread_join(th[t], NULL);
+            else
+                applier_main(&w[t]); /* no thread: this one does that share too */
+        }
+        (void)started;
+        uint64_t top = 0;
+        for (unsigned t = 0; t < nt; t++) {
+            a->failed |= w[t].failed;
+            top = w[t].max_version > top ? w[t].max_version : top;
+        }
+        hlc_observe(&a->st->hlc, top);
+    }
+    a->npend = 0;
+    return a->failed ? -1 : 0;
+}
+
 static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
 {
     apply_ctx *a = ctx;
@@ -202,37 +338,26 @@ static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
     const uint8_t *q = p, *end = p + len;
     lop x;
     unsigned ndb = a->st->cfg.databases;
+    int barrier = 0;
     /* Validate every database index first: a record is applied whole or not at all. */
-    while (lop_next(&q, end, &x) == 1)
-        if ((x.type != LOP_FLUSHALL && x.db >= ndb) || (x.type == LOP_SWAPDB && x.db2 >= ndb))
-            return -1;
-    q = p;
     while (lop_next(&q, end, &x) == 1) {
-        int rc = MNEMO_OK;
-        switch (x.type) {
-        case LOP_SET:
-            rc = apply_set(a, &x);
-            break;
-        case LOP_DEL:
-            rc = mnemo_del(a->st, x.db, x.key, x.klen);
-            rc = rc == MNEMO_ENOTFOUND ? MNEMO_OK : rc;
-            break;
-        case LOP_EXPIRE:
-            rc = apply_expire(a, &x);
-            break;
-        case LOP_FLUSHDB:
-            rc = mnemo_flush(a->st, x.db);
-            break;
-        case LOP_FLUSHALL:
-            rc = mnemo_flush_all(a->st);
-            break;
-        case LOP_SWAPDB:
-            rc = mnemo_swapdb(a->st, x.db, x.db2);
-            break;
-        }
-        if (rc != MNEMO_OK)
+        if ((x.type != LOP_FLUSHALL && x.db >= ndb) || (x.type == LOP_SWAPDB && x.db2 >= ndb)) {
+            (void)apply_flush(a); /* what came before is good */
             return -1;
+        }
+        barrier |= x.type == LOP_FLUSHDB || x.type == LOP_FLUSHALL || x.type == LOP_SWAPDB;
     }
+    if (a->pend && !barrier) {
+        a->pend[a->npend++] = (pend_rec){p, len};
+        a->applied++;
+        return a->npend == APPLY_BATCH ? apply_flush(a) : 0;
+    }
+    if (apply_flush(a) != 0)
+        return -1;
+    q = p;
+    while (lop_next(&q, end, &x) == 1)
+        if (apply_op(a, &x) != MNEMO_OK)
+            return -1;
     a->applied++;
     return 0;
 }
@@ -240,7 +365,7 @@ static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
 int persist_replay_mem(mnemo_store *st, const uint8_t *data, size_t n, uint64_t first,
                        int64_t now, size_t *good_end, uint64_t *last_lsn)
 {
-    apply_ctx a = {st, now, 0, 0, 0};
+    apply_ctx a = {st, now, 0, 0, 0, 0, NULL, 0, 0};
     seg_scan s;
     scan_segment(data, n, first, apply_record, &a, NULL, &s);
     *good_end = s.good_end;
@@ -349,7 +474,9 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
 
     uint64_t t0 = clock_monotonic_ns();
     op o0 = {st, 0, 0, 1};
-    apply_ctx a = {st, op_now(&o0), 0, 0, pc->load_key_delay_us};
+    apply_ctx a = {st, op_now(&o0), 0, 0, pc->load_key_delay_us, 0, NULL, 0, 0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    a.threads = pc->load_threads ? pc->load_threads : (unsigned)(cpus > 0 ? cpus : 1);
     uint64_t keys_done = 0;
     /* The progress's total: every file the manifest names. */
     struct stat fsb;
@@ -376,6 +503,8 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
     }
     uint64_t last = expect - 1;
     uint64_t total_bytes = 0;
+    if (a.threads > 1 && !a.delay_us) /* the test knob's delay wants the records one by one */
+        a.pend = malloc(APPLY_BATCH * sizeof(*a.pend)); /* NULL: applied one by one */
     for (int i = 0; i < p->man.nlogs; i++) {
         const char *fname = p->man.logs[i];
         int fd;
@@ -384,6 +513,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
         if (mapfile_open(p->dirfd, fname, 0, &fd, &data, &n) != 0) {
             journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't open %s/%s: %s", p->dir,
                          fname, strerror(errno));
+            free(a.pend);
             return MNEMO_EIO;
         }
         uint64_t first = i == 0 ? p->man.first[0] : last + 1;
@@ -393,11 +523,16 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
                          p->dir, fname, p->man.first[i], first);
             mapfile_close(data, n);
             close(fd);
+            free(a.pend);
             return MNEMO_ECORRUPT;
         }
         progress pr = {pc, fname, t0, clock_monotonic_ns(), &a.applied, p, 0};
         seg_scan s;
         scan_segment(data, n, first, apply_record, &a, &pr, &s);
+        if (apply_flush(&a) != 0 && s.status != LREC_CORRUPT) { /* before the mapping goes */
+            s.status = LREC_CORRUPT;
+            s.why = "record cannot be applied";
+        }
         persist_load_progress(p, n - pr.reported);
         mapfile_close(data, n);
         int lastseg = i == p->man.nlogs - 1;
@@ -408,6 +543,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
                          "mnemo-check --fix to cut the log back to its last good record",
                          p->dir, fname, s.good_end, s.last_lsn, s.why);
             close(fd);
+            free(a.pend);
             return MNEMO_ECORRUPT;
         }
         if (s.status == LREC_TORN) {
@@ -428,6 +564,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
                 journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't truncate %s/%s: %s",
                              p->dir, fname, strerror(errno));
                 close(fd);
+                free(a.pend);
                 return MNEMO_EIO;
             }
             n = s.good_end;
@@ -440,6 +577,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             if (fd < 0) {
                 journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't open %s/%s: %s",
                              p->dir, fname, strerror(errno));
+                free(a.pend);
                 return MNEMO_EIO;
             }
             *fd_out = fd;
@@ -448,6 +586,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             close(fd);
         }
     }
+    free(a.pend);
     *next_lsn = last + 1;
     uint64_t done = atomic_load(&p->load_done);
     if (done < p->load_total) /* file headers and the snapshot's terminator */

@@ -39,6 +39,7 @@ static int64_t fake_clock(void *ctx)
 static char dir[256];
 static mnemo_persist_config pcfg;
 static int use_fake_clock;
+static unsigned load_threads; /* 0: the default (the CPUs) */
 
 static void new_dir(void)
 {
@@ -59,6 +60,7 @@ static int open_store(mnemo_fsync mode, mnemo_store **st)
     pcfg.dir = dir;
     pcfg.fsync = mode;
     pcfg.log = capture_log;
+    pcfg.load_threads = load_threads;
     mnemo_config cfg;
     mnemo_config_init(&cfg);
     cfg.shards = 16;
@@ -239,6 +241,47 @@ static void test_round_trip(void)
     free_dump(&d2);
     free_dump(&d3);
     mnemo_store_free(st);
+    free_dump(&before);
+    rm_dir();
+}
+
+static void test_parallel_replay(void)
+{
+    /* Enough records for the appliers to run in parallel, across more than one batch, with
+     * overwrites, deletes, TTL changes and barriers (FLUSHDB, SWAPDB) in between: the state
+     * after replay with 4 threads and with 1 is the state that was written. */
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &st), MNEMO_OK);
+    char k[32], v[32];
+    for (int i = 0; i < 90000; i++) {
+        int kn = snprintf(k, sizeof k, "k%d", i % 30000);
+        int vn = snprintf(v, sizeof v, "v%d", i);
+        unsigned db = (unsigned)(i % 3);
+        ASSERT_EQ(mnemo_set(st, db, k, (size_t)kn, v, (size_t)vn, NULL, NULL, NULL), MNEMO_OK);
+        if (i % 7 == 0)
+            (void)mnemo_del(st, db, k, (size_t)kn);
+        if (i % 11 == 0)
+            (void)mnemo_expire(st, db, k, (size_t)kn, 3600 * 1000, 0);
+        if (i == 40000)
+            ASSERT_EQ(mnemo_flush(st, 2), MNEMO_OK);
+        if (i == 70000)
+            ASSERT_EQ(mnemo_swapdb(st, 0, 1), MNEMO_OK);
+    }
+    dump before = take_dump(st);
+    CHECK(before.n > 20000);
+    mnemo_store_free(st);
+    unsigned threads[] = {4, 1};
+    for (int r = 0; r < 2; r++) {
+        load_threads = threads[r];
+        ASSERT_EQ(open_store(MNEMO_FSYNC_NO, &st), MNEMO_OK);
+        CHECK(strstr(logbuf, "90000") || strstr(logbuf, "records replayed"));
+        dump after = take_dump(st);
+        check_same(&before, &after);
+        free_dump(&after);
+        mnemo_store_free(st);
+    }
+    load_threads = 0;
     free_dump(&before);
     rm_dir();
 }
@@ -794,6 +837,7 @@ int main(void)
 {
     TEST_RUN(test_in_memory_unchanged);
     TEST_RUN(test_round_trip);
+    TEST_RUN(test_parallel_replay);
     TEST_RUN(test_expired_while_closed);
     TEST_RUN(test_torn_tail);
     TEST_RUN(test_corruption_refused_and_fixed);
