@@ -5,6 +5,7 @@
 #include "persist/persist.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -343,8 +344,16 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
     uint64_t t0 = clock_monotonic_ns();
     lock_all(st);
     int own_copy = p->fork_shards && pages_inherit(st->shards, st->shards_bytes, 0) == 0;
-    if (own_copy)
-        memcpy(p->fork_shards, st->shards, nshards * sizeof(shard));
+    if (own_copy) {
+        /* Everything but the lock words, which threads waiting for them may be marking
+         * contended right now (the child takes no locks; its copies stay 0, unlocked). */
+        shard *dst = p->fork_shards;
+        _Static_assert(offsetof(shard, lock) == 0, "the lock leads the shard");
+        size_t skip = sizeof(mlock);
+        for (size_t i = 0; i < nshards; i++)
+            memcpy((char *)&dst[i] + skip, (const char *)&st->shards[i] + skip,
+                   sizeof(shard) - skip);
+    }
     uint64_t lsn = kind == SNAP_ROTATE ? atomic_load(&j->appended) : p->base_lsn;
     int ok = 1;
     uint64_t log_before = 0;
