@@ -312,11 +312,12 @@ static int flush_uring(conn *c)
             memcpy(c->sending.data, c->out.data + c->osent, n);
             c->sending.len = n;
             resp_buf_consume(&c->out, lim);
-            if (c->nholds)
-                c->rel_off -= lim;
-            for (int i = 0; i < c->nholds; i++)
-                c->hold_end[i] -= lim;
         }
+        /* The offsets of held replies now count from what is left in out. */
+        if (c->nholds)
+            c->rel_off -= lim;
+        for (int i = 0; i < c->nholds; i++)
+            c->hold_end[i] -= lim;
         c->osent = 0;
         c->sending_off = 0;
         if (uring_send(c) != 0) {

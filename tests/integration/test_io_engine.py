@@ -6,6 +6,7 @@ of conftest.py (uring where the kernel allows it)."""
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -69,6 +70,44 @@ def test_engine_is_the_one_asked_for(srv, engine):
     else:
         assert got == engine
     assert ("I/O engine: io_uring" in s.read_log()) == (got == "uring")
+
+
+def refuse_io_uring():
+    """preexec_fn: a seccomp filter that fails io_uring_setup(2) with ENOSYS, as a container
+    runtime's default profile does."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    nr_io_uring_setup, enosys = 425, 38  # the same number on x86_64 and the generic table
+    prog = (SockFilter * 4)(
+        SockFilter(0x20, 0, 0, 0),                   # ld  [nr]
+        SockFilter(0x15, 0, 1, nr_io_uring_setup),   # jeq io_uring_setup
+        SockFilter(0x06, 0, 0, 0x00050000 | enosys), # ret ERRNO(ENOSYS)
+        SockFilter(0x06, 0, 0, 0x7fff0000))          # ret ALLOW
+    fprog = SockFprog(4, prog)
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:
+        os._exit(99)
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"),
+                    reason="syscall number of io_uring_setup")
+def test_uring_refused_falls_back_to_epoll(monkeypatch, make_server):
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen",
+                        lambda *a, **kw: real_popen(*a, preexec_fn=refuse_io_uring, **kw))
+    s = make_server("--io-engine", "uring", "--threads", "2")
+    monkeypatch.undo()
+    c = s.client()
+    assert c.config_get("io-engine")["io-engine"] == "epoll"
+    assert "io-engine uring is not available" in s.read_log()
+    assert c.set("k", "v") and c.get("k") == b"v"
 
 
 def test_pipeline_replies_in_order(srv):
