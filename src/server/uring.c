@@ -134,6 +134,8 @@ int uring_worker_init(worker *w)
     }
     for (unsigned i = 0; i < UR_NBUFS; i++)
         buf_give(ue, i);
+    /* A registered ring fd spares each io_uring_enter the descriptor lookup; optional. */
+    io_uring_register_ring_fd(&ue->ring);
     /* The read of the eventfd must wait for a write: an O_NONBLOCK file makes io_uring's
      * read fail with EAGAIN instead. Writers never block on an eventfd that is read. */
     int fl = fcntl(w->evfd, F_GETFL);
