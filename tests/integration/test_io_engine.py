@@ -70,6 +70,8 @@ def test_engine_is_the_one_asked_for(srv, engine):
     else:
         assert got == engine
     assert ("I/O engine: io_uring" in s.read_log()) == (got == "uring")
+    api = s.client().info("server")["multiplexing_api"]
+    assert api == ("io_uring" if got == "uring" else "epoll")
 
 
 def refuse_io_uring():
