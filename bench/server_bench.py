@@ -23,6 +23,7 @@ pairs) and redis-benchmark's own CPU per request (when the client is at 1 CPU it
 server, limits the throughput).
 
     /usr/bin/python3 bench/server_bench.py [--threads 1,2] [-n 200000] [--pipeline-n N]
+        [--mnemo-args '--io-engine uring']
         [--rounds 3] [--mnemo build/mnemo-server] [--max-other-load PCT [--retries 2]]
         [--csv-out FILE] [--raw-out FILE] [--md-out FILE] [--plot FILE.png]
     /usr/bin/python3 bench/server_bench.py --from-raw FILE [--csv-out ...]   (summarize again)
@@ -39,6 +40,7 @@ import io
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import statistics
@@ -72,8 +74,8 @@ def redis_server_argv(binary, port):
             "--daemonize", "no", "--protected-mode", "yes"]
 
 
-def mnemo_server_argv(binary, port, threads):
-    return [binary, "--port", str(port), "--bind", HOST, "--threads", str(threads)]
+def mnemo_server_argv(binary, port, threads, extra=()):
+    return [binary, "--port", str(port), "--bind", HOST, "--threads", str(threads)] + list(extra)
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,6 +187,7 @@ def machine_header(args, rb, redis_bin, mnemo_bin):
         "(/proc/PID/stat, %d ticks/s) / requests" % (args.rounds, CLK_TCK),
         "redis config:    --save '' --appendonly no (single-threaded, io-threads 1)",
         "mnemo threads:   %s" % ", ".join(str(t) for t in args.threads),
+        "mnemo args:      %s" % (" ".join(args.mnemo_args) or "-"),
     ]
     return lines
 
@@ -302,6 +305,9 @@ def parse_args():
     p.add_argument("--mnemo", default=None,
                    help="mnemo-server binary (default: build/mnemo-server next to this script); "
                         "'redis' runs redis-server against itself to validate the harness")
+    p.add_argument("--mnemo-args", default="", metavar="ARGS",
+                   help="extra mnemo-server arguments, one shell-quoted string, e.g. "
+                        "'--io-engine uring' (A/B runs of one setting)")
     p.add_argument("--redis-server", default="redis-server", help="redis-server binary")
     p.add_argument("--redis-benchmark", default="redis-benchmark", help="redis-benchmark binary")
     p.add_argument("--threads", default="2",
@@ -326,6 +332,7 @@ def parse_args():
     p.add_argument("--md-out", help="write the header and a Markdown table here")
     p.add_argument("--plot", help="draw a PNG bar chart here (bench/plot_server.py, matplotlib)")
     a = p.parse_args()
+    a.mnemo_args = shlex.split(a.mnemo_args)
     try:
         a.threads = [int(x) for x in a.threads.split(",") if x]
         a.pipelines = [int(x) for x in a.pipelines.split(",") if x]
@@ -401,7 +408,7 @@ def main():
             if mnemo_bin == "redis":
                 margv = redis_server_argv(redis_bin, mport)
             else:
-                margv = mnemo_server_argv(mnemo_bin, mport, threads)
+                margv = mnemo_server_argv(mnemo_bin, mport, threads, args.mnemo_args)
             mnemo = Server("mnemo", margv, mport, logdir)
             redis = Server("redis", redis_server_argv(redis_bin, rport), rport, logdir)
             servers = [mnemo, redis]

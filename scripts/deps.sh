@@ -7,6 +7,7 @@ pkgs=(
   build-essential cmake pkg-config      # toolchain
   clang libclang-rt-dev                 # libFuzzer and sanitizer runtimes for the fuzz targets
   libxxhash-dev liblz4-dev              # engine: hashing, compression
+  liburing-dev                          # server: the io_uring event engine (io-engine uring)
   python3 python3-redis python3-pytest  # integration tests (Debian's /usr/bin/python3)
   redis-server redis-tools memcached    # side-by-side benchmarks and redis-cli
   procps                                # ps/pgrep for scripts

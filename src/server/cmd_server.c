@@ -141,13 +141,14 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
         SECTION("Server");
         sb_printf(&b,
                   "redis_version:%s\r\nmnemo_version:%s\r\nredis_mode:standalone\r\n"
-                  "os:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:epoll\r\n"
+                  "os:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:%s\r\n"
                   "gcc_version:%d.%d.%d\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%lld\r\n"
                   "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
                   "hz:%lld\r\nio_threads_active:0\r\nworker_threads:%u\r\nexecutable:%s\r\n"
                   "config_file:%s\r\n",
                   MNEMO_REDIS_COMPAT_VERSION, MNEMO_VERSION_STRING, un.sysname, un.release,
                   un.machine, (int)(sizeof(void *) * 8),
+                  CFG(io_engine) == IO_ENGINE_URING ? "io_uring" : "epoll",
 #ifdef __GNUC__
                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
 #else

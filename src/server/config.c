@@ -31,7 +31,7 @@ static _Atomic int auth_required;
 
 enum {
     T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED, T_NOTIFY,
-    T_POLICY, T_FSYNC, T_SAVE
+    T_POLICY, T_FSYNC, T_SAVE, T_ENGINE
 };
 
 typedef struct cfg_def {
@@ -58,6 +58,8 @@ static const cfg_def defs[] = {
     {"tcp-keepalive", T_INT, 1, 0, INT_MAX, N(tcp_keepalive), "300",
      "SO_KEEPALIVE interval in seconds (0: off)"},
     {"threads", T_INT, 0, 1, 256, N(threads), NULL, "worker threads (default: CPUs)"},
+    {"io-engine", T_ENGINE, 0, 0, 1, N(io_engine), "epoll",
+     "worker event loop: epoll, or uring (io_uring; falls back to epoll if unavailable)"},
     {"databases", T_INT, 0, 1, 1024, N(databases), "16", "number of databases"},
     {"shards", T_INT, 0, 1, 65536, N(shards), "256", "lock shards per database"},
     {"maxclients", T_INT, 1, 1, 4294967295LL, N(maxclients), "10000", "most clients at once"},
@@ -119,6 +121,7 @@ static const cfg_def defs[] = {
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
 static const char *loglevels[] = {"debug", "verbose", "notice", "warning"};
+static const char *io_engines[] = {"epoll", "uring"};
 
 int config_parse_size(const char *s, long long *out)
 {
@@ -319,6 +322,15 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
         snprintf(err, errlen, "argument(s) must be one of the following: always, everysec, no");
         return -1;
     }
+    case T_ENGINE:
+        for (int i = 0; i < 2; i++) {
+            if (strcasecmp(v[0], io_engines[i]) == 0) {
+                x = i;
+                goto store;
+            }
+        }
+        snprintf(err, errlen, "argument(s) must be one of the following: epoll, uring");
+        return -1;
     case T_NOTIFY: {
         int fl;
         if (!notify_parse(v[0], &fl)) {
@@ -429,6 +441,9 @@ static void format_value(const cfg_def *d, char *buf, size_t cap)
     }
     case T_SAVE:
         config_get_string(d->str, buf, cap);
+        return;
+    case T_ENGINE:
+        snprintf(buf, cap, "%s", io_engines[atomic_load(d->num) & 1]);
         return;
     case T_NOTIFY:
         notify_format(atomic_load(&notify_flags), buf, cap);

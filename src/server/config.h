@@ -19,6 +19,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+/* io-engine: how the workers wait for and move bytes (worker.h). */
+enum { IO_ENGINE_EPOLL = 0, IO_ENGINE_URING = 1 };
+
 /* Output buffer limit classes (client-output-buffer-limit). */
 enum { OBL_NORMAL = 0, OBL_PUBSUB = 1, OBL_CLASSES = 2 };
 
@@ -53,6 +56,7 @@ typedef struct srv_config {
     _Atomic long long auto_aof_rewrite_percentage;
     _Atomic long long auto_aof_rewrite_min_size;
     _Atomic long long key_load_delay;             /* testing: microseconds per key loaded */
+    _Atomic long long io_engine;                  /* IO_ENGINE_*: the workers' event loop */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */
     char *bind;

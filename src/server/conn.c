@@ -14,6 +14,10 @@
  * Errors: a protocol error is answered with Redis's text and the connection is closed once
  * that reply is written; replies already produced for earlier commands of the same read go
  * out first. Nothing else on the server is affected.
+ *
+ * io_uring (uring.h): the engine calls conn_on_data / conn_on_eof / conn_on_sent instead of
+ * the readiness handlers; parsing, dispatch, holds and limits are the same code. conn_flush
+ * then hands the sendable bytes to a send request instead of calling send(2) (flush_uring).
  */
 #include "server/conn.h"
 
@@ -36,6 +40,7 @@
 #include "server/server.h"
 #include "server/slowlog.h"
 #include "server/srv_persist.h"
+#include "server/uring.h"
 #include "server/worker.h"
 
 #define QBUF_MIN ((size_t)16 * 1024)
@@ -107,12 +112,22 @@ conn *conn_create(worker *w, int fd, int is_unix)
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     format_addr(&ss, is_unix, path, c->laddr, sizeof(c->laddr));
 
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        log_warning("epoll_ctl: %s", strerror(errno));
-        close(fd);
-        free(c);
-        return NULL;
+    if (w->ue) {
+        /* Queued only: submitted with the loop's next enter. */
+        if (uring_recv_arm(c) != 0) {
+            log_warning("io_uring: no submission entry for a new connection");
+            close(fd);
+            free(c);
+            return NULL;
+        }
+    } else {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            log_warning("epoll_ctl: %s", strerror(errno));
+            close(fd);
+            free(c);
+            return NULL;
+        }
     }
     c->next = w->conns;
     if (w->conns)
@@ -159,6 +174,8 @@ void conn_close(conn *c, const char *why)
     pthread_mutex_unlock(&g_srv.clients_lock);
     /* Closed only once it has left the registry: a client that sees EOF never finds it in
      * CLIENT LIST afterwards. */
+    if (w->ue)
+        uring_cancel(c); /* its requests hold the file: cancel them while fd still names it */
     close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
     atomic_fetch_sub(&g_srv.connected, 1);
@@ -175,6 +192,7 @@ void conn_free(conn *c)
     free(c->watched);
     resp_parser_deinit(&c->parser);
     resp_buf_free(&c->out);
+    resp_buf_free(&c->sending);
     free(c->qbuf);
     free(c->name);
     free(c);
@@ -206,6 +224,8 @@ void conn_unwatch(conn *c)
  * make a level-triggered EPOLLIN fire in a loop. */
 static void set_events(conn *c, int want_write)
 {
+    if (c->w->ue)
+        return; /* io_uring: no readiness interest to change */
     int no_read = want_write && (c->flags & CONN_CLOSE_AFTER_REPLY);
     int cur_write = !!(c->flags & CONN_WANT_WRITE), cur_noread = !!(c->flags & CONN_NO_READ);
     if (cur_write == !!want_write && cur_noread == no_read)
@@ -247,10 +267,105 @@ int conn_check_obl(conn *c, int64_t now_ms)
     return 0;
 }
 
+/* Everything is sent: resets the output state; closes if that was the last reply. */
+static int flush_done(conn *c)
+{
+    c->out.len = 0;
+    c->osent = 0;
+    c->rel_off = 0;
+    for (int i = 0; i < c->nholds; i++)
+        c->hold_end[i] = 0;
+    c->obl_soft_since = 0;
+    if (c->out.cap > OUT_KEEP)
+        resp_buf_free(&c->out);
+    atomic_store_explicit(&c->pub_omem, 0, memory_order_relaxed);
+    set_events(c, 0);
+    if (c->flags & CONN_CLOSE_AFTER_REPLY) {
+        conn_close(c, "closed after reply");
+        return -1;
+    }
+    return 0;
+}
+
+/* io_uring: moves out[osent..sendable end) into `sending` and queues its send, unless a
+ * send is in flight already (then the kernel has not taken the previous bytes yet: the
+ * slow-reader case, where the output buffer limits apply). */
+static int flush_uring(conn *c)
+{
+    int inflight = c->sending_off < c->sending.len;
+    size_t lim = conn_sendable_end(c);
+    if (!inflight && c->osent < lim) {
+        size_t n = lim - c->osent;
+        atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
+        if (c->osent == 0 && lim == c->out.len) {
+            /* All of it: swap the buffers, no copy. */
+            resp_buf t = c->sending;
+            c->sending = c->out;
+            c->out = t;
+            c->out.len = 0;
+        } else {
+            c->sending.len = 0;
+            if (resp_buf_reserve(&c->sending, n) != RESP_OK) {
+                conn_close(c, "out of memory for the reply");
+                return -1;
+            }
+            memcpy(c->sending.data, c->out.data + c->osent, n);
+            c->sending.len = n;
+            resp_buf_consume(&c->out, lim);
+        }
+        /* The offsets of held replies now count from what is left in out. */
+        if (c->nholds)
+            c->rel_off -= lim;
+        for (int i = 0; i < c->nholds; i++)
+            c->hold_end[i] -= lim;
+        c->osent = 0;
+        c->sending_off = 0;
+        if (uring_send(c) != 0) {
+            conn_close(c, "io_uring submission queue full");
+            return -1;
+        }
+    }
+    atomic_store_explicit(&c->pub_omem, conn_pending_out(c), memory_order_relaxed);
+    if (inflight)
+        return conn_check_obl(c, c->w->now_ms);
+    if (c->sending_off < c->sending.len || c->osent < c->out.len)
+        return 0; /* a send is on its way, or the rest waits for the log */
+    return flush_done(c);
+}
+
+void conn_on_sent(conn *c, int res)
+{
+    if (res < 0 && res != -EINTR && res != -EAGAIN) {
+        conn_close(c, "write error");
+        return;
+    }
+    if (res > 0) {
+        c->sending_off += (size_t)res;
+        WSTAT_ADD(c->w->net_out, (uint64_t)res);
+    }
+    if (c->sending_off < c->sending.len) {
+        /* A short send: the socket buffer is full. The rest goes as soon as it has room. */
+        if (uring_send(c) != 0) {
+            conn_close(c, "io_uring submission queue full");
+            return;
+        }
+        atomic_store_explicit(&c->pub_omem, conn_pending_out(c), memory_order_relaxed);
+        conn_check_obl(c, c->w->now_ms);
+        return;
+    }
+    c->sending.len = 0;
+    c->sending_off = 0;
+    if (c->sending.cap > OUT_KEEP)
+        resp_buf_free(&c->sending);
+    conn_flush(c); /* what was appended meanwhile, or the end of a close-after-reply */
+}
+
 int conn_flush(conn *c)
 {
     if (c->flags & CONN_CLOSED)
         return -1;
+    if (c->w->ue)
+        return flush_uring(c);
     size_t lim = conn_sendable_end(c);
     if (c->osent < lim)
         atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
@@ -285,21 +400,7 @@ int conn_flush(conn *c)
         atomic_store_explicit(&c->pub_omem, conn_pending_out(c), memory_order_relaxed);
         return 0;
     }
-    c->out.len = 0;
-    c->osent = 0;
-    c->rel_off = 0;
-    for (int i = 0; i < c->nholds; i++)
-        c->hold_end[i] = 0;
-    c->obl_soft_since = 0;
-    if (c->out.cap > OUT_KEEP)
-        resp_buf_free(&c->out);
-    atomic_store_explicit(&c->pub_omem, 0, memory_order_relaxed);
-    set_events(c, 0);
-    if (c->flags & CONN_CLOSE_AFTER_REPLY) {
-        conn_close(c, "closed after reply");
-        return -1;
-    }
-    return 0;
+    return flush_done(c);
 }
 
 void conn_trim_idle(conn *c, int64_t now_ms)
@@ -314,6 +415,8 @@ void conn_trim_idle(conn *c, int64_t now_ms)
     }
     if (c->out.cap && c->out.len == 0)
         resp_buf_free(&c->out);
+    if (c->sending.cap && c->sending.len == 0)
+        resp_buf_free(&c->sending);
 }
 
 void conn_on_writable(conn *c)
@@ -396,6 +499,56 @@ static int qbuf_make_room(conn *c)
     return 0;
 }
 
+static void after_read(conn *c);
+
+/* Takes n bytes just read into qbuf: statistics, the query buffer limit, then the commands.
+ * Returns 0, or -1 if the connection was closed. */
+static int took_input(conn *c, size_t n)
+{
+    c->qlen += n;
+    WSTAT_ADD(c->w->net_in, (uint64_t)n);
+    atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
+    if (c->qlen - c->qpos > (size_t)CFG(client_query_buffer_limit)) {
+        log_warning("Closing client id=%llu addr=%s that reached max query buffer length",
+                    (unsigned long long)c->id, c->addr);
+        conn_close(c, NULL);
+        return -1;
+    }
+    process_input(c);
+    return 0;
+}
+
+void conn_on_data(conn *c, const char *data, size_t n)
+{
+    while (n > 0) {
+        /* After a protocol error or QUIT, input is dropped (epoll stops reading instead). */
+        if (c->flags & (CONN_CLOSED | CONN_CLOSE_AFTER_REPLY))
+            return;
+        if (qbuf_make_room(c) != 0) {
+            conn_close(c, "out of memory for the query buffer");
+            return;
+        }
+        size_t k = c->qcap - c->qlen;
+        if (k > n)
+            k = n;
+        memcpy(c->qbuf + c->qlen, data, k);
+        data += k;
+        n -= k;
+        if (took_input(c, k) != 0)
+            return;
+    }
+    after_read(c);
+}
+
+void conn_on_eof(conn *c)
+{
+    /* Replies to what the peer sent before are still worth an attempt (queued before the
+     * cancel, they are submitted first). */
+    if (conn_pending_out(c))
+        conn_flush(c);
+    conn_close(c, "client closed connection");
+}
+
 void conn_on_readable(conn *c)
 {
     for (int round = 0; round < READ_ROUNDS; round++) {
@@ -423,19 +576,18 @@ void conn_on_readable(conn *c)
             conn_close(c, "read error");
             return;
         }
-        c->qlen += (size_t)n;
-        WSTAT_ADD(c->w->net_in, (uint64_t)n);
-        atomic_store_explicit(&c->last_ms, c->w->now_ms, memory_order_relaxed);
-        if (c->qlen - c->qpos > (size_t)CFG(client_query_buffer_limit)) {
-            log_warning("Closing client id=%llu addr=%s that reached max query buffer length",
-                        (unsigned long long)c->id, c->addr);
-            conn_close(c, NULL);
+        if (took_input(c, (size_t)n) != 0)
             return;
-        }
-        process_input(c);
         if ((size_t)n < room)
             break;
     }
+    after_read(c);
+}
+
+/* After a read batch: trims the query buffer, publishes its size, holds the replies for
+ * the log if needed, and queues the flush for the end of the worker's batch. */
+static void after_read(conn *c)
+{
     if (c->flags & CONN_CLOSED)
         return;
     if (c->qlen == 0 && c->qcap > QBUF_KEEP) {

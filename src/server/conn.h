@@ -13,6 +13,12 @@
  *          taken yet (EPOLLOUT is armed while that is non-empty).
  *
  *   read(2) ──> qbuf ──resp_parse──> argv ──dispatch──> handler ──> out ──write(2)──> socket
+ *
+ * Under the io_uring engine (uring.h) the same functions run; only the two ends differ:
+ * received bytes arrive in the worker's provided buffers and are copied into qbuf
+ * (conn_on_data), and the sendable part of `out` is handed to one send request at a time by
+ * moving it into `sending`, which the kernel may read until the completion arrives
+ * (conn_on_sent). `out` then only holds bytes not yet handed over, and osent stays 0.
  */
 #ifndef MNEMO_SERVER_CONN_H
 #define MNEMO_SERVER_CONN_H
@@ -107,6 +113,15 @@ typedef struct conn {
     struct conn *hprev, *hnext; /* the worker's held list */
     int held;
 
+    /* io_uring engine only (uring.h): a send in flight owns sending.data[sending_off..len)
+     * (the kernel reads it until the completion), so replies appended meanwhile may move
+     * `out`. uops counts the requests in flight that carry this conn in their user_data: a
+     * closed conn is freed only once it is back to 0. */
+    resp_buf sending;
+    size_t sending_off;
+    int uops;
+    int recv_armed; /* a multishot recv is in flight */
+
     /* shared with other threads (CLIENT LIST / KILL, INFO): constant after creation, atomics,
      * or guarded by clients_lock */
     char addr[64], laddr[64];
@@ -132,6 +147,16 @@ void conn_on_readable(conn *c);
 
 /* Sends pending output (EPOLLOUT). */
 void conn_on_writable(conn *c);
+
+/* io_uring engine: n bytes received from the peer (copied, data stays the caller's). Runs
+ * every complete command as conn_on_readable does. */
+void conn_on_data(conn *c, const char *data, size_t n);
+
+/* io_uring engine: the peer closed its side (a recv of 0 bytes). */
+void conn_on_eof(conn *c);
+
+/* io_uring engine: the send request completed with res (bytes sent, or -errno). */
+void conn_on_sent(conn *c, int res);
 
 /* Closes the socket now (pending output is dropped) and schedules the free for the end of the
  * worker's event batch. Idempotent. */
@@ -162,10 +187,10 @@ static inline size_t conn_sendable_end(const conn *c)
     return c->nholds ? c->rel_off : c->out.len;
 }
 
-/* Bytes of output waiting to be sent. */
+/* Bytes of output waiting to be sent (including a send still in flight). */
 static inline size_t conn_pending_out(const conn *c)
 {
-    return c->out.len - c->osent;
+    return c->out.len - c->osent + (c->sending.len - c->sending_off);
 }
 
 /* Drops the transaction state (MULTI queue and WATCHed keys). */

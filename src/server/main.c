@@ -31,6 +31,7 @@
 #include "server/pubsub.h"
 #include "server/server.h"
 #include "server/srv_persist.h"
+#include "server/uring.h"
 #include "server/worker.h"
 #include "util/clock.h"
 
@@ -250,6 +251,14 @@ int main(int argc, char **argv)
         log_warning("Can't set up pub/sub: out of memory");
         return 1;
     }
+    if (CFG(io_engine) == IO_ENGINE_URING) {
+        char why[256];
+        if (uring_probe(why, sizeof(why)) != 0) {
+            log_warning("io-engine uring is not available (%s): using epoll", why);
+            atomic_store(&g_cfg.io_engine, IO_ENGINE_EPOLL);
+        }
+    }
+    log_notice("I/O engine: %s", CFG(io_engine) == IO_ENGINE_URING ? "io_uring" : "epoll");
     if (workers_init((unsigned)CFG(threads)) != 0)
         return 1;
     config_get_string(&g_cfg.pidfile, path, sizeof(path));

@@ -1,5 +1,6 @@
 /*
- * worker.c — listeners, the per-worker epoll loop, cron, and shutdown (see worker.h).
+ * worker.c — listeners, the per-worker epoll loop, what both engines run after each batch
+ * (cron included), and shutdown (see worker.h; the io_uring loop is in uring.c).
  */
 #include "server/worker.h"
 
@@ -25,6 +26,7 @@
 #include "server/srv_persist.h"
 #include "server/pubsub.h"
 #include "server/server.h"
+#include "server/uring.h"
 
 #define MAX_EVENTS 256
 #define CRON_MS 100
@@ -240,7 +242,7 @@ static void refuse_without_fds(worker *w, listener *l)
     }
 }
 
-static void accept_clients(worker *w, listener *l)
+void worker_accept(worker *w, listener *l)
 {
     for (int i = 0; i < 64; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -356,18 +358,25 @@ static void flush_pending(worker *w)
     }
 }
 
-static void bury(worker *w)
+/* A conn that requests in flight still name (io_uring) waits for their completions. */
+void worker_bury(worker *w)
 {
-    while (w->graveyard) {
-        conn *c = w->graveyard;
-        w->graveyard = c->next;
+    conn **pp = &w->graveyard;
+    while (*pp) {
+        conn *c = *pp;
+        if (c->uops) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
         conn_free(c);
     }
 }
 
-/* Shutdown: stop accepting, give pending replies a bounded time to leave, close all. */
-static void worker_shutdown(worker *w)
+void worker_shutdown(worker *w)
 {
+    if (w->ue)
+        uring_stop_accepting(w); /* before close: the polls hold the listening sockets */
     for (int i = 0; i < w->nlisteners; i++)
         if (!w->listeners[i].is_unix)
             close(w->listeners[i].fd);
@@ -380,15 +389,56 @@ static void worker_shutdown(worker *w)
         for (conn *c = w->conns; c; c = c->next)
             if (conn_pending_out(c) && conn_flush(c) == 0 && conn_pending_out(c))
                 pending++;
-        bury(w);
+        worker_bury(w);
         if (!pending || server_now_ms() >= deadline)
             break;
-        struct epoll_event evs[MAX_EVENTS];
-        epoll_wait(w->epfd, evs, MAX_EVENTS, 10);
+        if (w->ue) {
+            uring_wait(w, 10); /* the sends' completions */
+        } else {
+            struct epoll_event evs[MAX_EVENTS];
+            epoll_wait(w->epfd, evs, MAX_EVENTS, 10);
+        }
     }
     while (w->conns)
         conn_close(w->conns, NULL);
-    bury(w);
+    worker_bury(w);
+}
+
+void worker_on_wake(worker *w)
+{
+    /* Kill requests are handled now; the pub/sub inbox right after the batch. */
+    if (!atomic_exchange(&w->kill_pending, 0))
+        return;
+    conn *next;
+    for (conn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (atomic_load_explicit(&c->kill, memory_order_relaxed))
+            conn_close(c, "killed by CLIENT KILL");
+    }
+}
+
+void worker_after_batch(worker *w)
+{
+    if (srv_persist_on)
+        srv_persist_worker_tick(w);
+    flush_pending(w);
+    pubsub_worker_tick(w);
+    worker_bury(w);
+    if (w->now_ms - w->last_cron_ms >= CRON_MS) {
+        w->last_cron_ms = w->now_ms;
+        if (w->id == 0)
+            track_rates(w);
+        if (w->id == 0 && srv_persist_on)
+            srv_persist_cron(w->now_ms);
+        cron(w);
+        worker_bury(w);
+    }
+}
+
+int worker_cron_wait_ms(const worker *w)
+{
+    int64_t left = w->last_cron_ms + CRON_MS - server_now_ms();
+    return left < 0 ? 0 : left > CRON_MS ? CRON_MS : (int)left;
 }
 
 static void *worker_main(void *arg)
@@ -401,6 +451,10 @@ static void *worker_main(void *arg)
     w->now_ms = server_now_ms();
     w->last_cron_ms = w->now_ms;
 
+    if (CFG(io_engine) == IO_ENGINE_URING && uring_worker_init(w) == 0) {
+        uring_worker_run(w);
+        return NULL;
+    }
     while (!atomic_load_explicit(&g_srv.shutdown, memory_order_relaxed)) {
         int n = epoll_wait(w->epfd, evs, MAX_EVENTS, CRON_MS);
         w->now_ms = server_now_ms();
@@ -416,36 +470,15 @@ static void *worker_main(void *arg)
                 if ((e & EPOLLOUT) && !(c->flags & CONN_CLOSED))
                     conn_on_writable(c);
             } else if (kind == EV_LISTENER) {
-                accept_clients(w, evs[i].data.ptr);
+                worker_accept(w, evs[i].data.ptr);
             } else if (kind == EV_EVENTFD) {
                 uint64_t v;
                 ssize_t r = read(w->evfd, &v, sizeof(v));
                 (void)r;
-                /* Kill requests are handled now; the pub/sub inbox right after the batch. */
-                conn *next;
-                if (!atomic_exchange(&w->kill_pending, 0))
-                    continue;
-                for (conn *c = w->conns; c; c = next) {
-                    next = c->next;
-                    if (atomic_load_explicit(&c->kill, memory_order_relaxed))
-                        conn_close(c, "killed by CLIENT KILL");
-                }
+                worker_on_wake(w);
             }
         }
-        if (srv_persist_on)
-            srv_persist_worker_tick(w);
-        flush_pending(w);
-        pubsub_worker_tick(w);
-        bury(w);
-        if (w->now_ms - w->last_cron_ms >= CRON_MS) {
-            w->last_cron_ms = w->now_ms;
-            if (w->id == 0)
-                track_rates(w);
-            if (w->id == 0 && srv_persist_on)
-                srv_persist_cron(w->now_ms);
-            cron(w);
-            bury(w);
-        }
+        worker_after_batch(w);
     }
     worker_shutdown(w);
     return NULL;

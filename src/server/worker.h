@@ -1,5 +1,5 @@
 /*
- * worker.h — the worker threads: each runs its own epoll loop over its own connections.
+ * worker.h — the worker threads: each runs its own event loop over its own connections.
  *
  * Design (docs/server.md has the measurements behind it):
  *   - N workers (setting `threads`), no shared event loop, no global lock on the request path.
@@ -14,6 +14,10 @@
  *     soft output buffer limits, kill requests.
  *   - Connections closed while an event batch is processed are freed after the batch, so an
  *     event later in the same batch never touches freed memory.
+ *   - Two engines run that loop (setting `io-engine`): epoll (readiness, then read(2) and
+ *     send(2) per connection), and io_uring (uring.h: completions of multishot recvs and of
+ *     sends, all submitted with the one io_uring_enter(2) that also waits). Everything above
+ *     the bytes (parsing, dispatch, flush lists, cron, pub/sub, held replies) is shared.
  */
 #ifndef MNEMO_SERVER_WORKER_H
 #define MNEMO_SERVER_WORKER_H
@@ -65,6 +69,8 @@ typedef struct worker {
     struct conn *held;
     _Atomic uint64_t wait_lsn;
     int log_dirty;
+
+    struct uring_engine *ue; /* the io_uring engine's state; NULL under epoll */
 } worker;
 
 /* Adds n to a counter that only the calling worker writes (no locked instruction). */
@@ -88,5 +94,28 @@ void worker_wake(worker *w);
 
 /* Frees the workers after workers_stop(). */
 void workers_free(void);
+
+/* For the engines (worker.c, uring.c), on the worker's own thread: */
+
+/* Accepts what listener l has pending (at most a burst, for fairness). */
+void worker_accept(worker *w, listener *l);
+
+/* The eventfd fired: handles CLIENT KILL requests (the pub/sub inbox is drained after the
+ * batch). */
+void worker_on_wake(worker *w);
+
+/* After each batch of events: the log, deferred replies, pub/sub, frees, and the cron when
+ * it is due. */
+void worker_after_batch(worker *w);
+
+/* Frees the closed connections that no request in flight names any more. */
+void worker_bury(worker *w);
+
+/* Milliseconds until the next cron slice is due (the longest a loop may wait). */
+int worker_cron_wait_ms(const worker *w);
+
+/* Shutdown, on the worker's thread: stop accepting, give pending replies a bounded time to
+ * leave, close every connection. */
+void worker_shutdown(worker *w);
 
 #endif

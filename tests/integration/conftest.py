@@ -19,6 +19,10 @@ import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER_BIN = os.environ.get("MNEMO_SERVER", os.path.join(ROOT, "build", "mnemo-server"))
+# The suite runs on the io_uring engine unless told otherwise (MNEMO_IO_ENGINE=epoll); where
+# the kernel refuses io_uring the server falls back to epoll by itself. test_io_engine.py
+# runs the engine-sensitive tests under both engines explicitly.
+IO_ENGINE = os.environ.get("MNEMO_IO_ENGINE", "uring")
 
 
 def free_port():
@@ -41,7 +45,10 @@ class Server:
                 f.write(config_text)
             cmd.append(conf)
         cmd += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
-        cmd += [str(a) for a in args]
+        args = [str(a) for a in args]
+        if "--io-engine" not in args and not (config_text and "io-engine" in config_text):
+            cmd += ["--io-engine", IO_ENGINE]
+        cmd += args
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:

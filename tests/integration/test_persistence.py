@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import ROOT, SERVER_BIN, free_port
+from conftest import IO_ENGINE, ROOT, SERVER_BIN, free_port
 
 CHECK_BIN = os.path.join(os.path.dirname(SERVER_BIN), "mnemo-check")
 
@@ -31,7 +31,8 @@ class PServer:
         self.logs.append(log_path)
         self.log = open(log_path, "wb")
         cmd = [SERVER_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
-               "--dir", self.workdir, "--appendonly", "yes"] + self.args + [str(a) for a in extra]
+               "--dir", self.workdir, "--appendonly", "yes", "--io-engine", IO_ENGINE]
+        cmd += self.args + [str(a) for a in extra]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         if not wait:  # the caller polls (e.g. to see the load in progress)
             return None

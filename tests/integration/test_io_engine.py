@@ -1,0 +1,289 @@
+"""Both I/O engines (io-engine epoll and uring) on what depends on how bytes come in and go
+out: pipelines, big values sent in many pieces, output buffer limits, pub/sub pushes from
+other workers, CLIENT KILL and closes with sends in flight, idle timeout, shutdown, replies
+held for the log under appendfsync always. The rest of the suite runs on the default engine
+of conftest.py (uring where the kernel allows it)."""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import RawClient
+
+WAIT = 10
+
+
+def uring_allowed():
+    try:
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            return f.read().strip() == "0"
+    except OSError:
+        return True  # older kernels have no switch
+
+
+@pytest.fixture(params=["epoll", "uring"])
+def engine(request):
+    return request.param
+
+
+@pytest.fixture
+def srv(make_server, engine):
+    def make(*args, **kw):
+        return make_server("--io-engine", engine, *args, **kw)
+    return make
+
+
+def recv_exact(sock, n):
+    out = bytearray()
+    while len(out) < n:
+        d = sock.recv(min(1 << 20, n - len(out)))
+        if not d:
+            raise ConnectionError("closed after %d of %d bytes" % (len(out), n))
+        out += d
+    return bytes(out)
+
+
+def wait_closed(sock, timeout=WAIT):
+    sock.settimeout(timeout)
+    while True:
+        try:
+            d = sock.recv(1 << 20)
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        if not d:
+            return True
+
+
+def test_engine_is_the_one_asked_for(srv, engine):
+    s = srv()
+    got = s.client().config_get("io-engine")["io-engine"]
+    if engine == "uring" and not uring_allowed():
+        assert got == "epoll"
+        assert "not available" in s.read_log()
+    else:
+        assert got == engine
+    assert ("I/O engine: io_uring" in s.read_log()) == (got == "uring")
+    api = s.client().info("server")["multiplexing_api"]
+    assert api == ("io_uring" if got == "uring" else "epoll")
+
+
+def refuse_io_uring():
+    """preexec_fn: a seccomp filter that fails io_uring_setup(2) with ENOSYS, as a container
+    runtime's default profile does."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    nr_io_uring_setup, enosys = 425, 38  # the same number on x86_64 and the generic table
+    prog = (SockFilter * 4)(
+        SockFilter(0x20, 0, 0, 0),                   # ld  [nr]
+        SockFilter(0x15, 0, 1, nr_io_uring_setup),   # jeq io_uring_setup
+        SockFilter(0x06, 0, 0, 0x00050000 | enosys), # ret ERRNO(ENOSYS)
+        SockFilter(0x06, 0, 0, 0x7fff0000))          # ret ALLOW
+    fprog = SockFprog(4, prog)
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:
+        os._exit(99)
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"),
+                    reason="syscall number of io_uring_setup")
+def test_uring_refused_falls_back_to_epoll(monkeypatch, make_server):
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen",
+                        lambda *a, **kw: real_popen(*a, preexec_fn=refuse_io_uring, **kw))
+    s = make_server("--io-engine", "uring", "--threads", "2")
+    monkeypatch.undo()
+    c = s.client()
+    assert c.config_get("io-engine")["io-engine"] == "epoll"
+    assert "io-engine uring is not available" in s.read_log()
+    assert c.set("k", "v") and c.get("k") == b"v"
+
+
+def test_pipeline_replies_in_order(srv):
+    s = srv("--threads", "1")
+    c = s.raw()
+    n = 20000
+    req = b"".join(c.encode("INCR", "ctr") + c.encode("SET", "k%d" % i, "v%d" % i) +
+                   c.encode("GET", "k%d" % i) for i in range(n))
+    c.send(req)
+    for i in range(n):
+        assert c.read() == i + 1
+        assert c.read() == "OK"
+        assert c.read() == b"v%d" % i
+
+
+def test_big_values_in_and_out_through_a_small_window(srv):
+    """A value much larger than the socket buffers goes out in many short sends, and comes in
+    over many receives; a client with a tiny receive buffer gets every byte in order."""
+    s = srv("--threads", "1")
+    big = os.urandom(3 << 20)
+    c = s.client()
+    assert c.set("big", big)
+    assert c.get("big") == big
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", s.port))
+    sock.settimeout(WAIT)
+    sock.sendall(RawClient.encode("GET", "big") * 3 + RawClient.encode("PING"))
+    head = b"$%d\r\n" % len(big)
+    for _ in range(3):
+        assert recv_exact(sock, len(head)) == head
+        assert recv_exact(sock, len(big) + 2) == big + b"\r\n"
+    assert recv_exact(sock, 7) == b"+PONG\r\n"
+    sock.close()
+    assert c.strlen("big") == len(big)
+
+
+def test_output_buffer_hard_limit_disconnects_a_slow_reader(srv):
+    s = srv("--client-output-buffer-limit", "normal", "1mb", "0", "0")
+    c = s.client()
+    c.set("big", b"x" * 100000)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", s.port))
+    try:
+        sock.sendall(RawClient.encode("GET", "big") * 400)  # 40 MB nobody reads
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert wait_closed(sock)
+    assert "overcoming of output buffer limits" in s.read_log()
+    assert c.strlen("big") == 100000
+    assert c.info("clients")["connected_clients"] == 1
+
+
+def test_pubsub_from_other_workers(srv):
+    s = srv("--threads", "2")
+    subs = []
+    for _ in range(4):  # spread over both workers by the kernel's hash
+        p = s.client().pubsub()
+        p.subscribe("ch")
+        assert p.get_message(timeout=WAIT)["type"] == "subscribe"
+        subs.append(p)
+    # One publisher: the order across publishers on different workers is not promised.
+    pub = s.client()
+    for i in range(200):
+        assert pub.publish("ch", "m%d" % i) == 4
+    for p in subs:
+        for i in range(200):
+            m = p.get_message(timeout=WAIT)
+            assert m is not None and m["data"] == b"m%d" % i
+        p.close()
+
+
+def test_client_kill_with_a_send_in_flight(srv):
+    """The victim never reads, so its socket is full and a send is waiting in the kernel:
+    KILL still closes it, and the server forgets it."""
+    s = srv("--threads", "1")
+    c = s.client()
+    c.set("big", b"z" * 200000)
+    victim = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    victim.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    victim.connect(("127.0.0.1", s.port))
+    victim.sendall(RawClient.encode("CLIENT", "ID") + RawClient.encode("GET", "big") * 50)
+    victim.settimeout(WAIT)
+    line = b""
+    while not line.endswith(b"\r\n"):
+        line += victim.recv(1)
+    vid = int(line[1:-2])
+    assert c.client_kill_filter(_id=vid) == 1
+    assert wait_closed(victim)
+    assert [x for x in c.client_list() if int(x["id"]) == vid] == []
+    assert c.info("clients")["connected_clients"] == 1
+    assert c.ping()
+
+
+def test_closes_with_output_pending(srv):
+    """Clients that leave without reading their replies, half-close, or QUIT: the server
+    frees them and keeps serving."""
+    s = srv("--threads", "2")
+    c = s.client()
+    c.set("big", b"q" * 100000)
+    for _ in range(20):
+        k = socket.create_connection(("127.0.0.1", s.port))
+        k.sendall(RawClient.encode("GET", "big") * 30)
+        k.close()
+    h = socket.create_connection(("127.0.0.1", s.port))
+    h.sendall(RawClient.encode("PING") + RawClient.encode("ECHO", "bye"))
+    h.shutdown(socket.SHUT_WR)
+    h.settimeout(WAIT)
+    got = b""
+    while True:
+        d = h.recv(4096)
+        if not d:
+            break
+        got += d
+    assert got == b"+PONG\r\n$3\r\nbye\r\n"
+    h.close()
+    q = s.raw()
+    q.send(q.encode("QUIT") + q.encode("PING"))
+    assert q.read_all_until_close() == b"+OK\r\n"
+    for _ in range(100):
+        if c.info("clients")["connected_clients"] == 1:
+            break
+        time.sleep(0.05)
+    assert c.info("clients")["connected_clients"] == 1
+    assert c.strlen("big") == 100000
+
+
+def test_idle_timeout(srv):
+    s = srv("--timeout", "1")
+    idle = s.raw()
+    assert idle.call("PING") == "PONG"
+    assert idle.read_all_until_close(timeout=WAIT) == b""
+    assert s.client().ping()
+
+
+def test_shutdown_flushes_replies(srv):
+    s = srv()
+    c = s.raw()
+    c.send(c.encode("DEBUG", "SLEEP", "0.5") + c.encode("PING"))
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGTERM)
+    assert c.read_all_until_close(timeout=WAIT) == b"+OK\r\n+PONG\r\n"
+    assert s.proc.wait(WAIT) == 0
+
+
+def test_held_replies_under_appendfsync_always(srv):
+    """A write's reply leaves only once its record is durable, with several clients
+    pipelining at once (the replies wait in the buffer while later ones pile up)."""
+    s = srv("--appendonly", "yes", "--appendfsync", "always", "--threads", "2")
+    errors = []
+
+    def writer(cid):
+        try:
+            c = s.client()
+            for r in range(20):
+                p = c.pipeline(transaction=False)
+                for i in range(50):
+                    p.incr("c%d" % cid)
+                assert p.execute()[-1] == (r + 1) * 50
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    c = s.client(decode_responses=True)
+    for i in range(4):
+        assert c.get("c%d" % i) == "1000"
+    # One client alone: when a write's reply arrives its record is durable already.
+    for i in range(50):
+        c.set("k%d" % i, i)
+        info = c.info("persistence")
+        assert info["mnemo_log_durable_lsn"] >= info["mnemo_log_appended_lsn"], info
