@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/config.h"
@@ -95,6 +96,16 @@ static int bind_address(const char *spec, int port, int backlog)
     /* A probe without SO_REUSEPORT first: it fails if any other socket holds the port, so two
      * servers can never silently share one port through SO_REUSEPORT. */
     int probe = tcp_listen(res, 0, 0);
+    /* A predecessor killed a moment ago can still hold the port: with io_uring the kernel
+     * tears its ring (and the listener a pending request references) down asynchronously,
+     * ~10 ms after the process is gone. Give the port up to 2 s before calling it taken. */
+    for (int tries = 0; probe < 0 && errno == EADDRINUSE && tries < 200; tries++) {
+        if (tries == 0)
+            log_notice("%s:%d is in use; waiting up to 2 s for it to be released", addr, port);
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+        probe = tcp_listen(res, 0, 0);
+    }
     if (probe < 0) {
         int e = errno;
         freeaddrinfo(res);

@@ -108,6 +108,38 @@ def test_sigint_exits_zero(make_server):
     assert s.proc.wait(10) == 0
 
 
+@pytest.mark.parametrize("engine", ["epoll", "uring"])
+def test_restart_right_after_kill(engine):
+    # With io_uring the kernel releases a killed server's listener asynchronously (~10 ms
+    # later): the next server on the same port waits for it instead of failing.
+    port = free_port()
+    cmd = [SERVER_BIN, "--port", str(port), "--bind", "127.0.0.1", "--io-engine", engine]
+    for _ in range(3):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                if redis.Redis(port=port, socket_timeout=1).ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.01)
+        assert p.poll() is None, "the server exited at start (port still held?)"
+        p.kill()
+        p.wait()
+    q = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            try:
+                if redis.Redis(port=port, socket_timeout=1).ping():
+                    break
+            except redis.ConnectionError:
+                assert q.poll() is None, "could not bind after a killed predecessor"
+                time.sleep(0.01)
+        assert redis.Redis(port=port).ping()
+    finally:
+        q.terminate()
+        q.wait(10)
+
+
 def test_port_in_use_fails(make_server):
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     holder.bind(("127.0.0.1", 0))
