@@ -143,8 +143,10 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
         free(st);
         return MNEMO_ENOMEM;
     }
+    pages_hold_pointers(st->shards, st->shards_bytes, 1);
     st->db_mem = calloc(cfg.databases, sizeof(*st->db_mem));
     if (!st->db_mem) {
+        pages_hold_pointers(st->shards, st->shards_bytes, 0);
         pages_free(st->shards, st->shards_bytes);
         free(st);
         return MNEMO_ENOMEM;
@@ -172,6 +174,7 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
             for (size_t i = 0; i < n; i++)
                 shard_clear(&st->shards[i]); /* a load that failed half-way */
             free(st->db_mem);
+            pages_hold_pointers(st->shards, st->shards_bytes, 0);
             pages_free(st->shards, st->shards_bytes);
             free(st);
             return prc;
@@ -230,6 +233,7 @@ void mnemo_store_free(mnemo_store *st)
     pthread_mutex_destroy(&st->bg_lock);
     pthread_cond_destroy(&st->bg_cond);
     free(st->db_mem);
+    pages_hold_pointers(st->shards, st->shards_bytes, 0);
     pages_free(st->shards, st->shards_bytes);
     free(st);
 }

@@ -4,6 +4,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PAGES_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PAGES_LSAN 1
+#endif
+#endif
+#ifdef PAGES_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 size_t pages_round(size_t len)
 {
     return (len + 4095) & ~(size_t)4095;
@@ -25,6 +36,20 @@ void pages_free(void *p, size_t len)
 int pages_inherit(void *p, size_t len, int on)
 {
     return madvise(p, pages_round(len), on ? MADV_DOFORK : MADV_DONTFORK);
+}
+
+void pages_hold_pointers(void *p, size_t len, int on)
+{
+#ifdef PAGES_LSAN
+    if (on)
+        __lsan_register_root_region(p, pages_round(len));
+    else
+        __lsan_unregister_root_region(p, pages_round(len));
+#else
+    (void)p;
+    (void)len;
+    (void)on;
+#endif
 }
 
 void pages_huge(void *p, size_t len)

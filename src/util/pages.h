@@ -22,6 +22,10 @@ void pages_free(void *p, size_t len);
  * Returns 0 or -1 with errno. */
 int pages_inherit(void *p, size_t len, int on);
 
+/* The range holds pointers to heap memory (the shard array): LeakSanitizer, which does not
+ * look into mappings, is told to (on = 1) or not to any more (on = 0). No-op without it. */
+void pages_hold_pointers(void *p, size_t len, int on);
+
 /* Asks for transparent huge pages on the range (advice only). */
 void pages_huge(void *p, size_t len);
 
