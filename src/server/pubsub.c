@@ -533,6 +533,7 @@ static int tv_push(size_t n, psub *ps, const pat *p)
 }
 
 static void deliver_batch(worker *w, batch *b);
+static void drain_inbox(worker *w);
 
 long long pubsub_publish(worker *self, const char *channel, size_t chlen, const char *msg,
                          size_t msglen)
@@ -622,6 +623,9 @@ out:
         if (!b)
             continue;
         if (self && self->id == wid) {
+            /* Messages other workers queued for this one were published before this one
+             * (their PUBLISH had returned): they go out first, as Redis orders them. */
+            drain_inbox(self);
             deliver_batch(self, b);
             batch_free(b);
             continue;
@@ -680,24 +684,31 @@ static void deliver_batch(worker *w, batch *b)
     }
 }
 
+/* Delivers what other workers queued for w, in the order they queued it. */
+static void drain_inbox(worker *w)
+{
+    inbox *in = &inboxes[w->id];
+    if (!atomic_load_explicit(&in->nonempty, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&in->lock);
+    batch *b = in->head;
+    in->head = in->tail = NULL;
+    atomic_store_explicit(&in->nonempty, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&in->lock);
+    while (b) {
+        batch *next = b->next;
+        deliver_batch(w, b);
+        batch_free(b);
+        b = next;
+    }
+}
+
 void pubsub_worker_tick(worker *w)
 {
     if (!inboxes)
         return;
     inbox *in = &inboxes[w->id];
-    if (atomic_load_explicit(&in->nonempty, memory_order_acquire)) {
-        pthread_mutex_lock(&in->lock);
-        batch *b = in->head;
-        in->head = in->tail = NULL;
-        atomic_store_explicit(&in->nonempty, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&in->lock);
-        while (b) {
-            batch *next = b->next;
-            deliver_batch(w, b);
-            batch_free(b);
-            b = next;
-        }
-    }
+    drain_inbox(w);
     while (in->flush_head) {
         psub *ps = in->flush_head;
         in->flush_head = ps->flush_next;

@@ -116,6 +116,23 @@ def test_messages_keep_their_order(srv4):
         rc.close()
 
 
+def test_order_across_publishers_on_other_workers(srv4):
+    # Each PUBLISH returns before the next one starts, from 8 connections (spread over the 4
+    # workers): a subscriber gets the messages in that order, also when the next publisher
+    # shares its worker and the previous one's message is still queued for it.
+    pubs = [srv4.client() for _ in range(8)]
+    raws = [srv4.raw() for _ in range(4)]
+    for rc in raws:
+        rc.call("SUBSCRIBE", "xseq")
+    n = 400
+    for i in range(n):
+        assert pubs[i % len(pubs)].publish("xseq", str(i)) == len(raws)
+    for rc in raws:
+        got = read_until(rc, n)
+        assert [m[2] for m in got] == [str(i).encode() for i in range(n)]
+        rc.close()
+
+
 def test_resp3_push_messages(srv4):
     sub = srv4.raw()
     assert sub.call("HELLO", "3")[b"proto"] == 3
