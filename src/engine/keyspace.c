@@ -165,9 +165,8 @@ int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
             /* Each shard's clock stays above every version it now holds (the clocks are not
              * swapped with the contents; both take the larger). */
             uint64_t ca = atomic_load_explicit(&a->hlc, memory_order_relaxed);
-            uint64_t cb = atomic_load_explicit(&b->hlc, memory_order_relaxed);
-            atomic_store_explicit(ca > cb ? &b->hlc : &a->hlc, ca > cb ? ca : cb,
-                                  memory_order_relaxed);
+            shard_observe_version(a, atomic_load_explicit(&b->hlc, memory_order_relaxed));
+            shard_observe_version(b, ca);
             shard_sync_mem(st, &st->shards[lo * n + i]);
             shard_sync_mem(st, &st->shards[hi * n + i]);
         }

@@ -343,8 +343,7 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
     uint64_t ver;
     if (shard_restore_version) {
         ver = shard_restore_version;
-        if (ver > atomic_load_explicit(&sh->hlc, memory_order_relaxed))
-            atomic_store_explicit(&sh->hlc, ver, memory_order_relaxed);
+        shard_observe_version(sh, ver);
     } else {
         ver = shard_next_version(sh, o);
     }

@@ -85,6 +85,13 @@ int64_t op_now(op *o);
  * store's floor. */
 uint64_t shard_next_version(shard *sh, op *o);
 
+/* Moves sh's clock up to v if it is behind (lock held): a restored or swapped-in version. */
+static inline void shard_observe_version(shard *sh, uint64_t v)
+{
+    if (v > atomic_load_explicit(&sh->hlc, memory_order_relaxed))
+        atomic_store_explicit(&sh->hlc, v, memory_order_relaxed);
+}
+
 /* Where a key is (t != NULL) or, after a miss, where it would be inserted into sh->tab. */
 typedef struct loc {
     table *t;

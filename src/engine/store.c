@@ -106,6 +106,13 @@ void mnemo_value_release(mnemo_value *v)
 
 static void *background_main(void *arg);
 
+/* The shard array and what it tells LeakSanitizer (pages_hold_pointers), given back. */
+static void shards_free(mnemo_store *st)
+{
+    pages_hold_pointers(st->shards, st->shards_bytes, 0);
+    pages_free(st->shards, st->shards_bytes);
+}
+
 int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
 {
     mnemo_config cfg;
@@ -146,8 +153,7 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
     pages_hold_pointers(st->shards, st->shards_bytes, 1);
     st->db_mem = calloc(cfg.databases, sizeof(*st->db_mem));
     if (!st->db_mem) {
-        pages_hold_pointers(st->shards, st->shards_bytes, 0);
-        pages_free(st->shards, st->shards_bytes);
+        shards_free(st);
         free(st);
         return MNEMO_ENOMEM;
     }
@@ -174,8 +180,7 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
             for (size_t i = 0; i < n; i++)
                 shard_clear(&st->shards[i]); /* a load that failed half-way */
             free(st->db_mem);
-            pages_hold_pointers(st->shards, st->shards_bytes, 0);
-            pages_free(st->shards, st->shards_bytes);
+            shards_free(st);
             free(st);
             return prc;
         }
@@ -233,8 +238,7 @@ void mnemo_store_free(mnemo_store *st)
     pthread_mutex_destroy(&st->bg_lock);
     pthread_cond_destroy(&st->bg_cond);
     free(st->db_mem);
-    pages_hold_pointers(st->shards, st->shards_bytes, 0);
-    pages_free(st->shards, st->shards_bytes);
+    shards_free(st);
     free(st);
 }
 

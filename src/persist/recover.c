@@ -150,6 +150,7 @@ typedef struct apply_ctx {
     pend_rec *pend;     /* collected records, in LSN order, not yet applied */
     size_t npend;
     int failed;         /* an operation of a collected record could not be applied */
+    uint64_t max_version; /* the highest version replayed (the store's floor goes above it) */
 } apply_ctx;
 
 int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t klen,
@@ -179,9 +180,10 @@ int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t kl
     return rc;
 }
 
-static int apply_set(apply_ctx *a, const lop *x)
+static int apply_set(apply_ctx *a, const lop *x, uint64_t *max_version)
 {
-    hlc_observe(&a->st->hlc, x->version);
+    if (x->version > *max_version)
+        *max_version = x->version;
     return persist_restore_set(a->st, x->db, x->key, x->klen, x->val, x->vlen, x->version,
                                x->expire_at, a->now);
 }
@@ -206,13 +208,14 @@ static int apply_expire(apply_ctx *a, const lop *x)
     return rc;
 }
 
-/* Applies one operation (any type). */
-static int apply_op(apply_ctx *a, const lop *x)
+/* Applies one operation (any type); *max_version follows the versions it restores (per thread:
+ * the store's floor is raised once, at the end of the replay). */
+static int apply_op(apply_ctx *a, const lop *x, uint64_t *max_version)
 {
     int rc = MNEMO_OK;
     switch (x->type) {
     case LOP_SET:
-        rc = apply_set(a, x);
+        rc = apply_set(a, x, max_version);
         break;
     case LOP_DEL:
         rc = mnemo_del(a->st, x->db, x->key, x->klen);
@@ -264,16 +267,7 @@ static void *applier_main(void *arg)
             uint64_t h = hash_bytes(x.key, x.klen);
             if (store_shard_index(st, x.db, h) % nt != w->t)
                 continue;
-            int rc;
-            if (x.type == LOP_SET) {
-                if (x.version > w->max_version)
-                    w->max_version = x.version;
-                rc = persist_restore_set(st, x.db, x.key, x.klen, x.val, x.vlen, x.version,
-                                         x.expire_at, a->now);
-            } else {
-                rc = apply_op(a, &x);
-            }
-            if (rc != MNEMO_OK) {
+            if (apply_op(a, &x, &w->max_version) != MNEMO_OK) {
                 w->failed = 1;
                 break;
             }
@@ -293,7 +287,7 @@ static int apply_flush(apply_ctx *a)
             const uint8_t *q = a->pend[i].p, *end = q + a->pend[i].len;
             lop x;
             while (lop_next(&q, end, &x) == 1)
-                if (apply_op(a, &x) != MNEMO_OK) {
+                if (apply_op(a, &x, &a->max_version) != MNEMO_OK) {
                     a->failed = 1;
                     break;
                 }
@@ -301,14 +295,13 @@ static int apply_flush(apply_ctx *a)
     } else {
         applier w[16];
         pthread_t th[16];
-        unsigned nt = a->threads > 16 ? 16 : a->threads, started = 0;
+        unsigned nt = a->threads > 16 ? 16 : a->threads;
         a->threads = nt;
         for (unsigned t = 0; t < nt; t++)
             w[t] = (applier){a, t, 0, 0};
         int spawned[16] = {0};
         for (unsigned t = 1; t < nt; t++)
-            if (pthread_create(&th[t], NULL, applier_main, &w[t]) == 0)
-                spawned[t] = 1, started++;
+            spawned[t] = pthread_create(&th[t], NULL, applier_main, &w[t]) == 0;
         applier_main(&w[0]);
         for (unsigned t = 1; t < nt; t++) {
             if (spawned[t])
@@ -316,13 +309,11 @@ static int apply_flush(apply_ctx *a)
             else
                 applier_main(&w[t]); /* no thread: this one does that share too */
         }
-        (void)started;
-        uint64_t top = 0;
         for (unsigned t = 0; t < nt; t++) {
             a->failed |= w[t].failed;
-            top = w[t].max_version > top ? w[t].max_version : top;
+            if (w[t].max_version > a->max_version)
+                a->max_version = w[t].max_version;
         }
-        hlc_observe(&a->st->hlc, top);
     }
     a->npend = 0;
     return a->failed ? -1 : 0;
@@ -356,7 +347,7 @@ static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
         return -1;
     q = p;
     while (lop_next(&q, end, &x) == 1)
-        if (apply_op(a, &x) != MNEMO_OK)
+        if (apply_op(a, &x, &a->max_version) != MNEMO_OK)
             return -1;
     a->applied++;
     return 0;
@@ -365,9 +356,10 @@ static int apply_record(void *ctx, const uint8_t *p, uint32_t len, uint64_t lsn)
 int persist_replay_mem(mnemo_store *st, const uint8_t *data, size_t n, uint64_t first,
                        int64_t now, size_t *good_end, uint64_t *last_lsn)
 {
-    apply_ctx a = {st, now, 0, 0, 0, 0, NULL, 0, 0};
+    apply_ctx a = {st, now, 0, 0, 0, 0, NULL, 0, 0, 0};
     seg_scan s;
     scan_segment(data, n, first, apply_record, &a, NULL, &s);
+    hlc_observe(&st->hlc, a.max_version);
     *good_end = s.good_end;
     *last_lsn = s.last_lsn;
     return s.status;
@@ -474,7 +466,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
 
     uint64_t t0 = clock_monotonic_ns();
     op o0 = {st, 0, 0, 1};
-    apply_ctx a = {st, op_now(&o0), 0, 0, pc->load_key_delay_us, 0, NULL, 0, 0};
+    apply_ctx a = {st, op_now(&o0), 0, 0, pc->load_key_delay_us, 0, NULL, 0, 0, 0};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     a.threads = pc->load_threads ? pc->load_threads : (unsigned)(cpus > 0 ? cpus : 1);
     uint64_t keys_done = 0;
@@ -587,6 +579,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
         }
     }
     free(a.pend);
+    hlc_observe(&st->hlc, a.max_version);
     *next_lsn = last + 1;
     uint64_t done = atomic_load(&p->load_done);
     if (done < p->load_total) /* file headers and the snapshot's terminator */

@@ -2,7 +2,6 @@
 #include "util/pages.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PAGES_LSAN 1
