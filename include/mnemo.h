@@ -134,8 +134,9 @@ typedef int64_t (*mnemo_clock_fn)(void *ctx);
 enum { MNEMO_LOG_DEBUG = 0, MNEMO_LOG_VERBOSE = 1, MNEMO_LOG_NOTICE = 2, MNEMO_LOG_WARNING = 3 };
 typedef void (*mnemo_log_fn)(void *ctx, int level, const char *msg);
 
-/* Called on the log thread each time the durable LSN advances (see mnemo_log_lsn). Must be
- * quick and must not call into the store. */
+/* Called each time the durable LSN advances (see mnemo_log_lsn), on the thread that synced:
+ * the log thread, or a caller of mnemo_log_sync() / mnemo_log_wait(). Must be quick and must
+ * not call into the store. */
 typedef void (*mnemo_durable_fn)(void *ctx, uint64_t durable_lsn);
 
 /* Reports the progress of loading a persistence directory at open: bytes of the snapshot and
@@ -722,6 +723,14 @@ uint64_t mnemo_log_lsn(mnemo_store *store, int which);
 /* Hands every appended record to the kernel now (one write(2) for all that is pending), so
  * they survive a crash of the process. Returns MNEMO_OK or MNEMO_EIO. */
 int mnemo_log_flush(mnemo_store *store);
+
+/* Writes and syncs every appended record now, in the caller's thread: with async_commit under
+ * MNEMO_FSYNC_ALWAYS, the caller that has commits waiting leads the group commit itself (the
+ * server's workers do, as Redis's event loop does) instead of handing it to the log thread
+ * and being woken back. One sync runs at a time: with `wait` = 0 it returns MNEMO_EBUSY at
+ * once if another thread's is running (whose end the durable callback reports); with 1 it
+ * waits for it and then syncs. MNEMO_OK, MNEMO_EBUSY or MNEMO_EIO. */
+int mnemo_log_sync(mnemo_store *store, int wait);
 
 /* Blocks until every record up to `lsn` is on stable storage (under ALWAYS it waits for the
  * log thread's group commit; otherwise it writes and syncs itself). MNEMO_OK or MNEMO_EIO. */

@@ -12,6 +12,7 @@
 #include "util/clock.h"
 
 #define WBUF_KEEP ((size_t)16 << 20) /* a write buffer larger than this is given back */
+#define ALWAYS_SWEEP_MS 5 /* always + async_commit: the log thread syncs leftovers this often */
 
 /* Formats a message and hands it to a log callback (none: nothing). */
 static void vlogf(mnemo_log_fn log, void *ctx, int level, const char *fmt, va_list ap)
@@ -106,8 +107,11 @@ static void publish_locked(journal *j, uint8_t *h, size_t len, int client)
     atomic_store_explicit(&j->appended, lsn, memory_order_release);
     if (client)
         tl.pending = lsn;
+    /* Under always the thread syncs at once, unless the caller commits (async_commit): then
+     * the caller syncs itself or asks in journal_wait(). */
     if (j->sleeping &&
-        (atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_ALWAYS ||
+        ((!j->async_commit &&
+          atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_ALWAYS) ||
          j->buf.len >= JOURNAL_WRITE_THRESHOLD)) {
         j->sleeping = 0;
         pthread_cond_signal(&j->wake);
@@ -316,10 +320,11 @@ static int sync_fds(journal *j, int fd, int *retired, int nretired)
     return rc;
 }
 
-/* One round of the log thread or of journal_sync(): write, then sync if `sync`. Without a
- * sync, rotated-out segments stay for a later sync round (under `no` they are just closed). */
-static int write_and_sync(journal *j, int sync)
+/* write_and_sync()'s work. A sync round (`synced` != NULL, smu held) stores there the
+ * durable LSN to announce (0: none). */
+static int write_round(journal *j, uint64_t *synced)
 {
+    int sync = synced != NULL;
     int retired[4], nr = 0;
     int mode = atomic_load(&j->mode);
     uint64_t before = atomic_load(&j->durable);
@@ -356,13 +361,41 @@ static int write_and_sync(journal *j, int sync)
         return -1;
     }
     atomic_max(&j->durable, capped(j, target));
-    notify_durable(j, atomic_load(&j->durable));
+    *synced = atomic_load(&j->durable);
+    return rc;
+}
+
+/* One round of the log thread or of journal_sync(): write, then sync if `sync`. Without a
+ * sync, rotated-out segments stay for a later sync round (under `no` they are just closed).
+ * Syncs run one at a time (smu); with `try`, returns 1 at once if one is running. */
+static int write_and_sync(journal *j, int sync, int try)
+{
+    if (!sync)
+        return write_round(j, 0);
+    if (try) {
+        if (pthread_mutex_trylock(&j->smu) != 0)
+            return 1;
+    } else {
+        pthread_mutex_lock(&j->smu);
+    }
+    uint64_t durable = 0;
+    int rc = write_round(j, &durable);
+    /* Unlocked before the callback: a thread whose try failed and that registers for the
+     * callback afterwards is then either told, or finds smu free when it tries again. */
+    pthread_mutex_unlock(&j->smu);
+    if (durable)
+        notify_durable(j, durable);
     return rc;
 }
 
 int journal_sync(journal *j)
 {
-    return write_and_sync(j, 1);
+    return write_and_sync(j, 1, 0);
+}
+
+int journal_sync_try(journal *j)
+{
+    return write_and_sync(j, 1, 1);
 }
 
 static void timed_wait(journal *j, int64_t ms)
@@ -386,9 +419,12 @@ static void *log_thread(void *arg)
         pthread_mutex_lock(&j->mu);
         int mode = atomic_load_explicit(&j->mode, memory_order_relaxed);
         if (mode == MNEMO_FSYNC_ALWAYS) {
-            /* Bounded: a failed write is retried even when nothing new arrives. */
-            if (!j->stop && j->buf.len == 0)
-                timed_wait(j, 1000);
+            /* Bounded: a failed write is retried even when nothing new arrives. With
+             * async_commit the callers lead the syncs (journal_sync_try()); this thread only
+             * picks up, every few ms, what no caller synced (expiries, evictions). */
+            if (!j->stop &&
+                (j->buf.len == 0 || (j->async_commit && atomic_load(&j->dwaiters) == 0)))
+                timed_wait(j, j->async_commit ? ALWAYS_SWEEP_MS : 1000);
         } else {
             int64_t left = last_sync + 1000 - clock_realtime_ms();
             if (!j->stop && j->buf.len < JOURNAL_WRITE_THRESHOLD && left > 0)
@@ -400,7 +436,8 @@ static void *log_thread(void *arg)
         int64_t now = clock_realtime_ms();
         int due = now - last_sync >= 1000;
         int sync = mode == MNEMO_FSYNC_ALWAYS || (mode == MNEMO_FSYNC_EVERYSEC && due);
-        if (write_and_sync(j, sync) != 0 && mode == MNEMO_FSYNC_ALWAYS) {
+        if (write_and_sync(j, sync, mode == MNEMO_FSYNC_ALWAYS && j->async_commit) < 0 &&
+            mode == MNEMO_FSYNC_ALWAYS) {
             struct timespec ts = {0, 100 * 1000000}; /* a failing disk: retry, do not spin */
             nanosleep(&ts, NULL);
         }
@@ -418,6 +455,9 @@ int journal_wait(journal *j, uint64_t lsn)
 {
     if (atomic_load_explicit(&j->durable, memory_order_acquire) >= lsn)
         return 0;
+    /* Counted before the log thread is woken: under always with async_commit it syncs at once
+     * only while someone waits (log_thread()). */
+    atomic_fetch_add(&j->dwaiters, 1);
     pthread_mutex_lock(&j->mu);
     if (j->sleeping) {
         j->sleeping = 0;
@@ -425,9 +465,10 @@ int journal_wait(journal *j, uint64_t lsn)
     }
     pthread_mutex_unlock(&j->mu);
     if (atomic_load(&j->mode) != MNEMO_FSYNC_ALWAYS &&
-        atomic_load(&j->durable_cap) == JOURNAL_NO_CAP)
+        atomic_load(&j->durable_cap) == JOURNAL_NO_CAP) {
+        atomic_fetch_sub(&j->dwaiters, 1);
         return journal_sync(j) == 0 && atomic_load(&j->durable) >= lsn ? 0 : -1;
-    atomic_fetch_add(&j->dwaiters, 1);
+    }
     pthread_mutex_lock(&j->dmu);
     while (atomic_load(&j->durable) < lsn &&
            (atomic_load(&j->mode) == MNEMO_FSYNC_ALWAYS ||
@@ -477,6 +518,7 @@ journal *journal_create(const mnemo_persist_config *pc, int fd, uint64_t size, u
     pthread_mutex_init(&j->mu, NULL);
     pthread_mutex_init(&j->wmu, NULL);
     pthread_mutex_init(&j->dmu, NULL);
+    pthread_mutex_init(&j->smu, NULL);
     pthread_cond_init(&j->wake, NULL);
     pthread_cond_init(&j->dcond, NULL);
     j->fd = fd;
@@ -519,6 +561,7 @@ int journal_destroy(journal *j)
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->wmu);
     pthread_mutex_destroy(&j->dmu);
+    pthread_mutex_destroy(&j->smu);
     pthread_cond_destroy(&j->wake);
     pthread_cond_destroy(&j->dcond);
     free(j);

@@ -21,6 +21,11 @@
  *   - always:   as soon as there is data; then fdatasync, then `durable` = the last LSN it
  *               wrote. Records appended during the fsync form the next batch: one fsync
  *               covers every record appended before it started (group commit).
+ *               With async_commit (the server) the committers lead instead, as Redis's
+ *               event loop does: a thread with replies waiting calls journal_sync_try();
+ *               one sync runs at a time (smu), a thread that finds one running is woken by
+ *               its durable callback and leads the next. No hand-off to the log thread and
+ *               back per batch; the log thread only sweeps up every few ms.
  *   - everysec: a write at least every second (callers normally write sooner, see
  *               journal_write_out()) and an fdatasync once per second if anything new.
  *   - no:       writes like everysec, never syncs; durable == written.
@@ -33,8 +38,8 @@
  * makes a new one current; the old one is synced and closed by the log thread before
  * `durable` passes the rotation point.
  *
- * Locks: shard locks → mu. wmu → mu. Nothing is called back with mu or wmu held except the
- * durable callback, which runs on the log thread with no lock held.
+ * Locks: shard locks → mu. smu → wmu → mu. The durable callback runs with no lock held, on
+ * the thread that synced.
  */
 #ifndef MNEMO_PERSIST_JOURNAL_H
 #define MNEMO_PERSIST_JOURNAL_H
@@ -80,6 +85,7 @@ typedef struct journal {
     _Atomic int write_err;       /* errno of the last failed write or sync, 0 if it worked */
     _Atomic int64_t last_fsync_ms;
 
+    pthread_mutex_t smu;         /* held by the one thread syncing (write_and_sync) */
     pthread_mutex_t dmu;         /* waiters for `durable` (library commits under always) */
     pthread_cond_t dcond;
     _Atomic int dwaiters;
@@ -124,6 +130,9 @@ int journal_write_out(journal *j, uint64_t lsn);
 /* Writes and fdatasyncs everything appended so far, in the caller's thread. 0 or -1. */
 int journal_sync(journal *j);
 
+/* journal_sync(), unless another thread is syncing: then returns 1 at once (its end is
+ * announced through the durable callback). 0, 1 or -1. */
+int journal_sync_try(journal *j);
 /* Blocks until `durable` >= lsn. Returns 0, or -1 if the log has a write error meanwhile. */
 int journal_wait(journal *j, uint64_t lsn);
 

@@ -734,6 +734,15 @@ int mnemo_log_flush(mnemo_store *st)
     return journal_write_out(j, atomic_load(&j->appended)) == 0 ? MNEMO_OK : MNEMO_EIO;
 }
 
+int mnemo_log_sync(mnemo_store *st, int wait)
+{
+    journal *j = log_of(st);
+    if (!j)
+        return MNEMO_OK;
+    int rc = wait ? journal_sync(j) : journal_sync_try(j);
+    return rc == 0 ? MNEMO_OK : rc > 0 ? MNEMO_EBUSY : MNEMO_EIO;
+}
+
 int mnemo_log_wait(mnemo_store *st, uint64_t lsn)
 {
     journal *j = log_of(st);

@@ -32,12 +32,18 @@ static void persist_log(void *ctx, int level, const char *msg)
     log_msg(level, "%s", msg);
 }
 
-/* The log thread: wake every worker that waits for an LSN now durable. */
+/* The worker leading a sync on this thread (srv_persist_worker_tick), NULL on others. */
+static _Thread_local worker *syncing_worker;
+
+/* Whoever synced (a worker leading the group commit, or the log thread): wake every other
+ * worker that waits for an LSN now durable. */
 static void on_durable(void *ctx, uint64_t lsn)
 {
     (void)ctx;
     for (unsigned i = 0; i < g_srv.nworkers; i++) {
         worker *w = &g_srv.workers[i];
+        if (w == syncing_worker)
+            continue;
         uint64_t want = atomic_load(&w->wait_lsn);
         if (want && want <= lsn && atomic_compare_exchange_strong(&w->wait_lsn, &want, 0))
             worker_wake(w);
@@ -225,7 +231,9 @@ void srv_persist_conn_closed(conn *c)
     held_remove(c->w, c);
 }
 
-static void release_held(worker *w)
+/* Releases the replies whose LSN is durable. Returns the lowest LSN still waited for (0:
+ * none), which is then in w->wait_lsn for the durable callback. */
+static uint64_t release_held(worker *w)
 {
     for (;;) {
         uint64_t durable = mnemo_log_lsn(ST, MNEMO_LSN_DURABLE);
@@ -251,8 +259,24 @@ static void release_held(worker *w)
         atomic_store(&w->wait_lsn, min_wait);
         /* The log thread may have advanced before it could see wait_lsn: look again. */
         if (!min_wait || mnemo_log_lsn(ST, MNEMO_LSN_DURABLE) < min_wait)
-            return;
+            return min_wait;
     }
+}
+
+/* Under always, the worker with replies waiting leads the group commit: it writes and syncs
+ * what every worker appended, in its own thread, as Redis's event loop does before it
+ * replies. If another worker's sync is running, it waits for that one and then syncs what
+ * is left (unless that one covered it): like Redis's loop during an fsync, it reads nothing
+ * meanwhile, so its clients' next requests gather into one batch instead of trickling into
+ * many small ones, each waking it (measured: 0.27 against 0.04 epoll_waits per SET). */
+static void lead_sync(worker *w)
+{
+    if (mnemo_log_state(ST) != MNEMO_LOGSTATE_ON ||
+        mnemo_log_lsn(ST, MNEMO_LSN_DURABLE) >= mnemo_log_lsn(ST, MNEMO_LSN_APPENDED))
+        return;
+    syncing_worker = w;
+    (void)mnemo_log_sync(ST, 1); /* an error is logged by the journal; the log thread retries */
+    syncing_worker = NULL;
 }
 
 void srv_persist_worker_tick(worker *w)
@@ -262,8 +286,11 @@ void srv_persist_worker_tick(worker *w)
         if (mnemo_log_flush(ST) != MNEMO_OK)
             log_warning("Error writing the append-only log (see previous messages)");
     }
-    if (w->held)
-        release_held(w);
+    if (!w->held)
+        return;
+    if (CFG(appendfsync) == MNEMO_FSYNC_ALWAYS)
+        lead_sync(w);
+    release_held(w);
 }
 
 /* ---- the save schedule, commands, INFO ------------------------------------------------------ */

@@ -584,6 +584,94 @@ static void test_async_commit(void)
     rm_dir();
 }
 
+/* always + async_commit: the committers lead the group commit (mnemo_log_sync), as the
+ * server's workers do; the durable callback runs on whichever thread synced. */
+static _Atomic uint64_t lead_last_durable;
+
+static void lead_on_durable(void *ctx, uint64_t lsn)
+{
+    (void)ctx;
+    uint64_t cur = atomic_load(&lead_last_durable); /* two syncs may announce out of order */
+    while (cur < lsn && !atomic_compare_exchange_weak(&lead_last_durable, &cur, lsn)) {
+    }
+}
+
+typedef struct lead_arg {
+    mnemo_store *st;
+    int id, bad, busy;
+} lead_arg;
+
+static void *lead_writer(void *p)
+{
+    lead_arg *a = p;
+    char k[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(k, sizeof(k), "t%d:%d", a->id, i);
+        if (mnemo_set(a->st, 0, k, strlen(k), "v", 1, NULL, NULL, NULL) != MNEMO_OK)
+            a->bad++;
+        uint64_t lsn = mnemo_log_lsn(a->st, MNEMO_LSN_APPENDED);
+        int rc = mnemo_log_sync(a->st, i % 2);
+        if (rc == MNEMO_EBUSY) {
+            a->busy++;
+            if (i % 2 || mnemo_log_wait(a->st, lsn) != MNEMO_OK)
+                a->bad++; /* EBUSY only without waiting; then waiting must work */
+        } else if (rc != MNEMO_OK) {
+            a->bad++;
+        }
+        if (mnemo_log_lsn(a->st, MNEMO_LSN_DURABLE) < lsn)
+            a->bad++;
+    }
+    return NULL;
+}
+
+static void test_async_commit_leaders(void)
+{
+    new_dir();
+    mnemo_persist_config_init(&pcfg);
+    pcfg.dir = dir;
+    pcfg.fsync = MNEMO_FSYNC_ALWAYS;
+    pcfg.async_commit = 1;
+    pcfg.on_durable = lead_on_durable;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.persist = &pcfg;
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    /* Nothing to sync: no error, nothing announced. */
+    CHECK_EQ(mnemo_log_sync(st, 0), MNEMO_OK);
+    CHECK_EQ(mnemo_log_sync(st, 1), MNEMO_OK);
+    /* A commit nobody leads is synced by the log thread's sweep. */
+    ASSERT_EQ(mnemo_set(st, 0, "swept", 5, "v", 1, NULL, NULL, NULL), MNEMO_OK);
+    for (int i = 0; i < 1000 && mnemo_log_lsn(st, MNEMO_LSN_DURABLE) < 1; i++)
+        usleep(10000);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_DURABLE), 1);
+    /* Waiting wakes the log thread rather than waiting for its sweep. */
+    ASSERT_EQ(mnemo_set(st, 0, "waited", 6, "v", 1, NULL, NULL, NULL), MNEMO_OK);
+    CHECK_EQ(mnemo_log_wait(st, 2), MNEMO_OK);
+    enum { NT = 4 };
+    pthread_t th[NT];
+    lead_arg a[NT];
+    for (int i = 0; i < NT; i++) {
+        a[i] = (lead_arg){st, i, 0, 0};
+        pthread_create(&th[i], NULL, lead_writer, &a[i]);
+    }
+    for (int i = 0; i < NT; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(a[i].bad, 0);
+    }
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), 2 + NT * 200);
+    CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_DURABLE), 2 + NT * 200);
+    CHECK_EQ(atomic_load(&lead_last_durable), 2 + NT * 200);
+    mnemo_store_free(st);
+    pcfg.on_durable = NULL;
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 2 + NT * 200);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
 static void test_in_memory_unchanged(void)
 {
     mnemo_store *st;
@@ -845,6 +933,7 @@ int main(void)
     TEST_RUN(test_directory_lock);
     TEST_RUN(test_always_group_commit);
     TEST_RUN(test_async_commit);
+    TEST_RUN(test_async_commit_leaders);
     TEST_RUN(test_snapshots_only_mode);
     TEST_RUN(test_switch_log_at_run_time);
     TEST_RUN(test_attach_at_run_time);
