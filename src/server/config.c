@@ -58,7 +58,7 @@ static const cfg_def defs[] = {
     {"tcp-keepalive", T_INT, 1, 0, INT_MAX, N(tcp_keepalive), "300",
      "SO_KEEPALIVE interval in seconds (0: off)"},
     {"threads", T_INT, 0, 1, 256, N(threads), NULL, "worker threads (default: CPUs)"},
-    {"io-engine", T_ENGINE, 0, 0, 1, N(io_engine), "epoll",
+    {"io-engine", T_ENGINE, 0, 0, 1, N(io_engine), "uring",
      "worker event loop: epoll, or uring (io_uring; falls back to epoll if unavailable)"},
     {"databases", T_INT, 0, 1, 1024, N(databases), "16", "number of databases"},
     {"shards", T_INT, 0, 1, 65536, N(shards), "256", "lock shards per database"},

@@ -74,6 +74,13 @@ def test_engine_is_the_one_asked_for(srv, engine):
     assert api == ("io_uring" if got == "uring" else "epoll")
 
 
+def test_default_engine_is_uring(make_server):
+    # A config file that names io-engine only in a comment keeps conftest from choosing.
+    s = make_server(config_text="# io-engine: left to its default\n")
+    got = s.client().config_get("io-engine")["io-engine"]
+    assert got == ("uring" if uring_allowed() else "epoll")
+
+
 def refuse_io_uring():
     """preexec_fn: a seccomp filter that fails io_uring_setup(2) with ENOSYS, as a container
     runtime's default profile does."""
