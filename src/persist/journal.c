@@ -252,8 +252,8 @@ static void map_drop(journal *j)
 
 /* Maps the part of the segment from seg_bytes's page on, at least `need` bytes past
  * seg_bytes: allocated first (fallocate, so a full disk fails here and not as SIGBUS on a
- * store), kept out of forked children, and faulted in writable in one call. Returns 0 or
- * -1; then pwrite(2) is used for this journal from now on. */
+ * store), and kept out of forked children. Returns 0 or -1; then pwrite(2) is used for
+ * this segment from now on. */
 static int map_window(journal *j, size_t need)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -272,10 +272,9 @@ static int map_window(journal *j, size_t need)
         errno = e;
         return -1;
     }
+    /* Not prefaulted (MADV_POPULATE_WRITE): it would dirty the whole window, so the next
+     * fdatasync would write zeros and write-protect the pages again anyway. */
     madvise(p, len, MADV_DONTFORK);
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, len, MADV_POPULATE_WRITE); /* one call instead of a fault per page; optional */
-#endif
     j->map = p;
     j->map_off = start;
     j->map_len = len;
@@ -355,6 +354,7 @@ static int write_pending(journal *j)
     if (j->wbuf.len) {
         if (put_records(j, j->wbuf.p, j->wbuf.len) != 0) {
             int e = errno;
+            map_drop(j); /* a mapping past the cut would fault (SIGBUS) */
             if (ftruncate(j->fd, (off_t)j->seg_bytes) != 0) {
                 /* cannot cut back: the next attempt overwrites the partial record anyway */
             }
