@@ -441,48 +441,56 @@ static long long scan_header(const char **pp, const char *end, char kind)
     return v;
 }
 
-/* Before running pipelined commands: hints the store about the first key (argument 1) of
- * each of the next PREFETCH_AHEAD complete multibulk commands (mnemo_prefetch_keys), so that
- * their cache misses overlap instead of coming one after another (find_in and probe_load were
- * half of the server's samples under pipelined GET). Does nothing for a lone command. A hint for an argument that is not a key
- * (CONFIG GET ...) or for the wrong database (after a SELECT in the batch) is only wasted. */
+/* Before running pipelined commands: hints the store about the keys (by the command table's
+ * key positions) of the next PREFETCH_AHEAD complete multibulk commands, at most
+ * PREFETCH_KEYS keys, through mnemo_prefetch_keys, so that their cache misses overlap
+ * instead of coming one after another (find_in and probe_load were half of the server's
+ * samples under pipelined GET). Does nothing for a lone key. A hint for the wrong
+ * database (after a SELECT inside the batch) is only wasted. Returns how many commands the
+ * hint covered (all their keys), at least 1: when to look ahead again. */
 #define PREFETCH_AHEAD 16
-static void prefetch_keys(conn *c)
+#define PREFETCH_KEYS 32
+static int prefetch_keys(conn *c)
 {
     const char *p = c->qbuf + c->qpos, *end = c->qbuf + c->qlen;
-    const char *key[PREFETCH_AHEAD];
-    size_t klen[PREFETCH_AHEAD];
-    int n = 0;
-    while (n < PREFETCH_AHEAD) {
+    const void *key[PREFETCH_KEYS];
+    size_t klen[PREFETCH_KEYS];
+    int ncmd = 0, nkeys = 0;
+    while (ncmd < PREFETCH_AHEAD && nkeys < PREFETCH_KEYS) {
         long long argc = scan_header(&p, end, '*');
         if (argc < 1)
             break;
-        const char *k = NULL;
-        size_t kl = 0;
-        long long i;
+        const command *cmd = NULL;
+        long long i, last = 0;
+        int mark = nkeys, dropped = 0;
         for (i = 0; i < argc; i++) {
             long long len = scan_header(&p, end, '$');
             if (len < 0 || end - p < len + 2)
                 break;
-            if (i == 1) {
-                k = p;
-                kl = (size_t)len;
+            if (i == 0) {
+                cmd = cmd_lookup(p, (size_t)len);
+                if (cmd && cmd->first > 0)
+                    last = cmd->last < 0 ? argc + cmd->last : cmd->last;
+            } else if (cmd && cmd->first > 0 && i >= cmd->first && i <= last &&
+                       (i - cmd->first) % (cmd->step > 0 ? cmd->step : 1) == 0) {
+                if (nkeys < PREFETCH_KEYS) {
+                    key[nkeys] = p;
+                    klen[nkeys++] = (size_t)len;
+                } else {
+                    dropped = 1;
+                }
             }
             p += len + 2;
         }
-        if (i < argc)
-            break; /* incomplete or not plain multibulk: stop here */
-        key[n] = k;
-        klen[n++] = kl;
-    }
-    int m = 0; /* commands without argument 1 drop out */
-    for (int i = 0; i < n; i++)
-        if (key[i]) {
-            key[m] = key[i];
-            klen[m++] = klen[i];
+        if (i < argc || dropped) { /* incomplete, or its keys did not all fit */
+            nkeys = mark;
+            break;
         }
-    if (m >= 2)
-        mnemo_prefetch_keys(srv_store(), c->db, (const void *const *)key, klen, (size_t)m);
+        ncmd++;
+    }
+    if (nkeys >= 2) /* one key alone: its lookup follows at once, nothing to overlap */
+        mnemo_prefetch_keys(srv_store(), c->db, key, klen, (size_t)nkeys);
+    return ncmd > 0 ? ncmd : 1;
 }
 
 /* Runs every complete command in the query buffer. */
@@ -491,10 +499,8 @@ static void process_input(conn *c)
     slowlog_batch_begin();
     int until_prefetch = 0;
     while (c->qpos < c->qlen && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSED))) {
-        if (--until_prefetch <= 0) {
-            prefetch_keys(c);
-            until_prefetch = PREFETCH_AHEAD;
-        }
+        if (--until_prefetch <= 0)
+            until_prefetch = prefetch_keys(c);
         ssize_t n = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (n == RESP_EUNFIN)
             break;
