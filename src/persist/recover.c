@@ -703,6 +703,25 @@ int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary)
             close(fd);
             continue;
         }
+        if (s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0) {
+            /* Preallocated space the writer did not trim (it stopped without closing the
+             * log): start-up cuts it off in any segment, and the next segment's first LSN
+             * (checked next) says whether records are missing. */
+            if (worst < 1)
+                worst = 1;
+            int ok = !fix || (ftruncate(fd, (off_t)s.good_end) == 0 && fsync(fd) == 0);
+            journal_logf(pc, ok ? MNEMO_LOG_NOTICE : MNEMO_LOG_WARNING,
+                         "%s/%s: %" PRIu64 " records, LSN %" PRIu64 "..%" PRIu64 ", then %zu "
+                         "bytes of preallocated space (zeros) at offset %zu%s",
+                         pc->dir, m.logs[i], s.records, last + 1, s.last_lsn, n - s.good_end,
+                         s.good_end, !fix ? ": start-up cuts them off" : ok ? ": cut off"
+                                                                           : ": FAILED to cut off");
+            if (fix && ok && worst == 1)
+                worst = 0;
+            last = s.last_lsn;
+            close(fd);
+            continue;
+        }
         int sev = s.status == LREC_TORN && lastseg ? 1 : 2;
         if (sev > worst)
             worst = sev;
