@@ -34,11 +34,10 @@ int64_t op_now(op *o)
     return o->now;
 }
 
-void shard_init(shard *sh)
+void shard_activate(shard *sh)
 {
-    memset(sh, 0, sizeof(*sh));
-    mlock_init(&sh->lock);
-    arena_init(&sh->ar);
+    arena_init(&sh->ar); /* everything else of an empty shard is zero */
+    sh->state = SHARD_OPEN;
 }
 
 void shard_clear(shard *sh)
