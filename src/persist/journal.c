@@ -2,10 +2,13 @@
 #include "persist/journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 
 #define WBUF_KEEP ((size_t)16 << 20) /* a write buffer larger than this is given back */
 #define ALWAYS_SWEEP_MS 5 /* always + async_commit: the log thread syncs leftovers this often */
+#define MAP_WINDOW ((size_t)1 << 20) /* the segment is preallocated and mapped this much at a time */
 
 /* Formats a message and hands it to a log callback (none: nothing). */
 static void vlogf(mnemo_log_fn log, void *ctx, int level, const char *fmt, va_list ap)
@@ -237,6 +241,95 @@ void journal_unit_end(journal *j)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
+/* ---- the mapped tail of the segment (wmu held) --------------------------------------------- */
+
+static void map_drop(journal *j)
+{
+    if (j->map)
+        munmap(j->map, j->map_len);
+    j->map = NULL;
+}
+
+/* Maps the part of the segment from seg_bytes's page on, at least `need` bytes past
+ * seg_bytes: allocated first (fallocate, so a full disk fails here and not as SIGBUS on a
+ * store), and kept out of forked children. Returns 0 or -1; then pwrite(2) is used for
+ * this segment from now on. */
+static int map_window(journal *j, size_t need)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uint64_t start = j->seg_bytes & ~(uint64_t)(pg - 1);
+    size_t len = (size_t)(j->seg_bytes - start) + need;
+    len = len < MAP_WINDOW ? MAP_WINDOW : (len + pg - 1) & ~(pg - 1);
+    map_drop(j);
+    void *p = MAP_FAILED;
+    if (fallocate(j->fd, 0, (off_t)start, (off_t)len) == 0)
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, (off_t)start);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        j->map_refused = 1;
+        jlog(j, MNEMO_LOG_NOTICE, "Persistence: the log is written with pwrite(2), not through "
+                                  "a mapping (%s)", strerror(e));
+        errno = e;
+        return -1;
+    }
+    /* Not prefaulted (MADV_POPULATE_WRITE): it would dirty the whole window, so the next
+     * fdatasync would write zeros and write-protect the pages again anyway. */
+    madvise(p, len, MADV_DONTFORK);
+    j->map = p;
+    j->map_off = start;
+    j->map_len = len;
+    return 0;
+}
+
+/* Copies in address order, 8 bytes per store with a compiler barrier between, so that a
+ * process killed mid-copy leaves a prefix of the bytes (memcpy may store its last bytes
+ * first, which would put record bytes after a hole). */
+static void copy_forward(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, src + i, 8);
+        memcpy(dst + i, &v, 8);
+        __asm__ volatile("" ::: "memory");
+    }
+    for (; i < n; i++) {
+        dst[i] = src[i];
+        __asm__ volatile("" ::: "memory");
+    }
+}
+
+/* Puts n bytes at the end of the segment's records: into the mapping, or with pwrite(2).
+ * Under always, pwrite: each fdatasync write-protects the pages it cleaned, so the next copy
+ * into the mapping would take a page fault per round, dearer than the one pwrite per round
+ * (measured: 0.13 faults per SET). Both reach the same page cache. */
+static int put_records(journal *j, const uint8_t *p, size_t n)
+{
+    if (atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_ALWAYS)
+        return logfmt_pwrite_all(j->fd, p, n, j->seg_bytes);
+    if (!j->map_refused &&
+        (!j->map || j->seg_bytes + n > j->map_off + j->map_len) && map_window(j, n) != 0)
+        map_drop(j);
+    if (j->map) {
+        copy_forward(j->map + (j->seg_bytes - j->map_off), p, n);
+        return 0;
+    }
+    return logfmt_pwrite_all(j->fd, p, n, j->seg_bytes);
+}
+
+/* The segment's file ends where its records do (before it is retired or closed): drops the
+ * mapping and cuts off the preallocated rest. Returns 1 (cut), 0 (nothing to cut) or -1. */
+static int trim_segment(journal *j)
+{
+    map_drop(j);
+    struct stat sb;
+    if (fstat(j->fd, &sb) != 0)
+        return -1;
+    if ((uint64_t)sb.st_size <= j->seg_bytes)
+        return 0;
+    return ftruncate(j->fd, (off_t)j->seg_bytes) == 0 ? 1 : -1;
+}
+
 /* Takes what is appended and writes it to the current segment (wmu held). Returns 0, or -1
  * (errno) with the unwritten bytes kept for the next attempt and the file cut back. */
 static int write_pending(journal *j)
@@ -259,10 +352,11 @@ static int write_pending(journal *j)
     uint64_t last = j->next_lsn - 1;
     pthread_mutex_unlock(&j->mu);
     if (j->wbuf.len) {
-        if (logfmt_write_all(j->fd, j->wbuf.p, j->wbuf.len) != 0) {
+        if (put_records(j, j->wbuf.p, j->wbuf.len) != 0) {
             int e = errno;
+            map_drop(j); /* a mapping past the cut would fault (SIGBUS) */
             if (ftruncate(j->fd, (off_t)j->seg_bytes) != 0) {
-                /* cannot cut back: later records would follow a partial one */
+                /* cannot cut back: the next attempt overwrites the partial record anyway */
             }
             if (atomic_exchange(&j->write_err, e) != e)
                 jlog(j, MNEMO_LOG_WARNING, "Persistence: error writing the log: %s",
@@ -552,8 +646,14 @@ int journal_destroy(journal *j)
         pthread_join(j->thread, NULL);
     }
     int rc = journal_sync(j);
-    if (j->fd >= 0)
+    if (j->fd >= 0) {
+        pthread_mutex_lock(&j->wmu);
+        int cut = trim_segment(j);
+        if (cut < 0 || (cut > 0 && fdatasync(j->fd) != 0))
+            rc = -1;
+        pthread_mutex_unlock(&j->wmu);
         close(j->fd);
+    }
     for (int i = 0; i < j->nretired; i++)
         close(j->retired[i]);
     lbuf_free(&j->buf);
@@ -590,9 +690,16 @@ int journal_rotate(journal *j, int fd, uint64_t size)
         errno = errno ? errno : EBUSY;
         return -1;
     }
+    if (trim_segment(j) < 0) {
+        int e = errno;
+        pthread_mutex_unlock(&j->wmu);
+        errno = e;
+        return -1;
+    }
     j->retired[j->nretired++] = j->fd;
     j->fd = fd;
     j->seg_bytes = size;
+    j->map_refused = 0;
     pthread_mutex_unlock(&j->wmu);
     return 0;
 }

@@ -16,7 +16,13 @@
  * locks, so recovery applies all of them or none (a record is checksummed as a whole).
  *
  * Writing: `wmu` serialises the file. write_pending() swaps `buf` for the empty `wbuf` (double
- * buffering: appenders never wait for the disk), writes it, and advances `written`. The log
+ * buffering: appenders never wait for the disk), writes it, and advances `written`. "Writes"
+ * is a copy into a shared mapping of the segment (preallocated with fallocate(2) a window at
+ * a time), so handing records to the kernel costs no system call: the page cache holds them,
+ * a crash of the process loses nothing, and fdatasync(2) makes them durable as it would
+ * written ones. The copy runs in address order, so a process killed during it leaves whole
+ * records, then part of one, then the zeros of space never written; recovery cuts that tail
+ * off. Where a mapping is refused (no fallocate, no space), pwrite(2) takes over. The log
  * thread does that in a loop:
  *   - always:   as soon as there is data; then fdatasync, then `durable` = the last LSN it
  *               wrote. Records appended during the fsync form the next batch: one fsync
@@ -71,8 +77,12 @@ typedef struct journal {
 
     pthread_mutex_t wmu;         /* protects wbuf, fd, seg_bytes, retired */
     lbuf wbuf;
-    int fd;                      /* current segment, opened for appending */
-    uint64_t seg_bytes;          /* its size */
+    int fd;                      /* current segment (read-write) */
+    uint64_t seg_bytes;          /* the end of its records; the file may be longer (map) */
+    uint8_t *map;                /* a shared mapping of the segment around seg_bytes, or NULL */
+    uint64_t map_off;            /* its file offset */
+    size_t map_len;
+    int map_refused;        /* a mapping failed: pwrite(2) from now on */
     int retired[4];              /* rotated-out segments the log thread still has to sync */
     int nretired;
     _Atomic uint64_t written;    /* last LSN handed to the kernel */

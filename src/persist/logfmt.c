@@ -161,11 +161,18 @@ int logfmt_next(const uint8_t *p, size_t n, uint64_t lsn, const uint8_t **payloa
         *why = "incomplete record header";
         return LREC_TORN;
     }
+    /* A record that fails its checks and is followed only by zeros was being written when
+     * the process or machine stopped: the journal preallocates the segment and copies
+     * records into it in address order, and some file systems extend a file before its data
+     * reaches the disk. Nothing valid follows it, so it is a torn tail. Anything else is
+     * damage. */
     if (!logfmt_check_ok(logfmt_get32(p + 16), p, 16)) {
-        /* A tail of zeros is what some file systems leave when the size was extended but the
-         * data never reached the disk: a torn write. Anything else is damage. */
         if (all_zero(p, n)) {
             *why = "zero-filled tail";
+            return LREC_TORN;
+        }
+        if (all_zero(p + LOG_REC_HDR, n - LOG_REC_HDR)) {
+            *why = "incomplete record header";
             return LREC_TORN;
         }
         *why = "record header checksum mismatch";
@@ -186,7 +193,8 @@ int logfmt_next(const uint8_t *p, size_t n, uint64_t lsn, const uint8_t **payloa
         return LREC_TORN;
     }
     if (!logfmt_check_ok(logfmt_get32(p + 12), p + LOG_REC_HDR, len)) {
-        if (LOG_REC_HDR + (size_t)len == n) {
+        size_t end = LOG_REC_HDR + (size_t)len;
+        if (all_zero(p + end, n - end)) {
             *why = "last record's payload checksum mismatch";
             return LREC_TORN;
         }
@@ -260,6 +268,22 @@ int lop_next(const uint8_t **pp, const uint8_t *end, lop *o)
     }
     *pp = p;
     return 1;
+}
+
+int logfmt_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        off += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    return 0;
 }
 
 int logfmt_write_all(int fd, const uint8_t *p, size_t n)

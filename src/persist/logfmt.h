@@ -155,5 +155,7 @@ int lop_next(const uint8_t **p, const uint8_t *end, lop *o);
 
 /* Writes all n bytes to fd (retrying short writes and EINTR). Returns 0, or -1 (errno set). */
 int logfmt_write_all(int fd, const uint8_t *p, size_t n);
+/* The same at file offset `off`. */
+int logfmt_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off);
 
 #endif

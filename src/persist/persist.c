@@ -274,8 +274,7 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
          * snapshot completes, the state is "old snapshot + old segments + this one". Its
          * first LSN (0 here: "continues the previous") is in its header, written at the fork
          * point. */
-        segfd = openat(p->dirfd, segname, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-                       0644);
+        segfd = openat(p->dirfd, segname, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         strcpy(m.logs[m.nlogs], segname);
         m.first[m.nlogs++] = 0;
     } else if (kind == SNAP_SWITCH) {

@@ -383,7 +383,7 @@ int persist_create_segment(persist *p, uint64_t seq, uint64_t first_lsn)
 {
     char fname[MANIFEST_NAME_MAX];
     manifest_log_name(p->name, seq, fname, sizeof(fname));
-    int fd = openat(p->dirfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    int fd = openat(p->dirfd, fname, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
     uint8_t h[LOG_FILE_HDR];
@@ -532,7 +532,12 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
         persist_load_progress(p, n - pr.reported);
         mapfile_close(data, n);
         int lastseg = i == p->man.nlogs - 1;
-        if (s.status == LREC_CORRUPT || (s.status == LREC_TORN && !lastseg)) {
+        /* Zeros after the last record are preallocated space the writer did not get to trim:
+         * the process stopped between naming a new segment and rotating into it. Nothing is
+         * lost in them; if records were (a machine crash), the next segment does not start
+         * at the LSN after this one's last, and that check refuses to start. */
+        int zero_tail = s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0;
+        if (s.status == LREC_CORRUPT || (s.status == LREC_TORN && !lastseg && !zero_tail)) {
             journal_logf(pc, MNEMO_LOG_WARNING,
                          "Persistence: %s/%s is corrupt at offset %zu (after LSN %" PRIu64
                          "): %s. Refusing to start; run mnemo-check to see the damage, and "
@@ -542,11 +547,18 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             free(a.pend);
             return MNEMO_ECORRUPT;
         }
-        if (s.status == LREC_TORN) {
+        if (s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0) {
+            journal_logf(pc, MNEMO_LOG_NOTICE,
+                         "Persistence: %s/%s has %zu bytes of preallocated space after its "
+                         "last record (offset %zu): cutting it off (the log was not closed)",
+                         p->dir, fname, n - s.good_end, s.good_end);
+        } else if (s.status == LREC_TORN) {
             journal_logf(pc, MNEMO_LOG_WARNING,
                          "Persistence: %s/%s ends with a torn record at offset %zu (%s, %zu "
                          "bytes): truncating it (a crash while it was written)",
                          p->dir, fname, s.good_end, s.why, n - s.good_end);
+        }
+        if (s.status == LREC_TORN) {
             int trc;
             if (s.good_end < LOG_FILE_HDR) {
                 uint8_t h[LOG_FILE_HDR];
@@ -569,7 +581,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
         total_bytes += n;
         if (lastseg) {
             close(fd);
-            fd = openat(p->dirfd, fname, O_WRONLY | O_APPEND | O_CLOEXEC);
+            fd = openat(p->dirfd, fname, O_RDWR | O_CLOEXEC);
             if (fd < 0) {
                 journal_logf(pc, MNEMO_LOG_WARNING, "Persistence: can't open %s/%s: %s",
                              p->dir, fname, strerror(errno));
@@ -691,6 +703,25 @@ int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary)
             journal_logf(pc, MNEMO_LOG_NOTICE, "%s/%s: ok, %" PRIu64 " records, LSN %" PRIu64
                          "..%" PRIu64 ", %zu bytes", pc->dir, m.logs[i], s.records, last + 1,
                          s.last_lsn, n);
+            last = s.last_lsn;
+            close(fd);
+            continue;
+        }
+        if (s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0) {
+            /* Preallocated space the writer did not trim (it stopped without closing the
+             * log): start-up cuts it off in any segment, and the next segment's first LSN
+             * (checked next) says whether records are missing. */
+            if (worst < 1)
+                worst = 1;
+            int ok = !fix || (ftruncate(fd, (off_t)s.good_end) == 0 && fsync(fd) == 0);
+            journal_logf(pc, ok ? MNEMO_LOG_NOTICE : MNEMO_LOG_WARNING,
+                         "%s/%s: %" PRIu64 " records, LSN %" PRIu64 "..%" PRIu64 ", then %zu "
+                         "bytes of preallocated space (zeros) at offset %zu%s",
+                         pc->dir, m.logs[i], s.records, last + 1, s.last_lsn, n - s.good_end,
+                         s.good_end, !fix ? ": start-up cuts them off" : ok ? ": cut off"
+                                                                           : ": FAILED to cut off");
+            if (fix && ok && worst == 1)
+                worst = 0;
             last = s.last_lsn;
             close(fd);
             continue;

@@ -43,6 +43,12 @@ static inline void mlock_lock(mlock *l)
         mlock_lock_slow(l);
 }
 
+/* Takes the lock if it is free; never waits. Returns 1 if taken. */
+static inline int mlock_trylock(mlock *l)
+{
+    return mlock_cas(l, 0, 1) == 0;
+}
+
 static inline void mlock_unlock(mlock *l)
 {
     if (__builtin_expect(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2, 0))

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mnemo.h"
@@ -378,6 +381,118 @@ static void test_torn_tail(void)
         CHECK_EQ(mnemo_exists(st, 0, "key:98", 6), MNEMO_OK);
         mnemo_store_free(st);
     }
+    rm_dir();
+}
+
+/* A process killed while the journal copied records into the mapped segment leaves whole
+ * records, part of one, then zeros (the copy runs in address order): every such state opens,
+ * cut back to the last whole record. The same part followed by anything but zeros is damage. */
+static void test_killed_mid_copy(void)
+{
+    new_dir();
+    mnemo_store *st;
+    uint64_t n;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    fill(st, 100);
+    mnemo_store_free(st);
+    /* Part of the last record's payload, then zeros. */
+    long full = file_size(seg_path(1));
+    ASSERT_EQ(truncate(seg_path(1), full - 30), 0);
+    ASSERT_EQ(truncate(seg_path(1), full + 4096), 0);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    CHECK(strstr(logbuf, "torn record") != NULL);
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 99);
+    mnemo_store_free(st);
+    long good = file_size(seg_path(1)); /* cut back to key:98's record, and closed */
+    CHECK(good < full - 30);
+    /* Part of the last record's header (11 of its 20 bytes), then zeros. */
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "key:99", 6, "again", 5, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    long with = file_size(seg_path(1));
+    ASSERT_EQ(truncate(seg_path(1), good + 11), 0);
+    ASSERT_EQ(truncate(seg_path(1), with + 100), 0);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    CHECK(strstr(logbuf, "incomplete record header") != NULL);
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 99);
+    ASSERT_EQ(mnemo_set(st, 0, "key:99", 6, "again", 5, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    /* Part of a record followed by bytes that are not zeros: damage, refused. */
+    with = file_size(seg_path(1));
+    ASSERT_EQ(truncate(seg_path(1), with - 9), 0);
+    int fd = open(seg_path(1), O_WRONLY | O_APPEND);
+    char junk[64];
+    memset(junk, 0x5a, sizeof(junk));
+    ASSERT_EQ(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    close(fd);
+    CHECK_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_ECORRUPT);
+    rm_dir();
+}
+
+/* A process that ends without closing the store leaves the preallocated rest of the mapped
+ * segment behind it: the next open keeps every record and cuts the space off. */
+static void test_exit_without_close(void)
+{
+    new_dir();
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        mnemo_store *st;
+        if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
+            _exit(2);
+        fill(st, 300);
+        if (mnemo_log_flush(st) != MNEMO_OK)
+            _exit(3);
+        _exit(0); /* no close: as if killed after the replies went out */
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    long left = file_size(seg_path(1));
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 300);
+    CHECK(strstr(logbuf, "preallocated space") != NULL);
+    CHECK(strstr(logbuf, "torn record") == NULL);
+    mnemo_store_free(st);
+    CHECK(file_size(seg_path(1)) < left); /* closed: the file ends with its records */
+    rm_dir();
+}
+
+/* Where the segment cannot be preallocated (here: a file size limit below the mapping
+ * window), the journal writes with pwrite(2) instead, and nothing is lost. */
+static void test_unmappable_segment_uses_pwrite(void)
+{
+    new_dir();
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {256 << 10, 256 << 10};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(4);
+        mnemo_store *st;
+        if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
+            _exit(2);
+        fill(st, 500);
+        int pw = strstr(logbuf, "pwrite(2)") != NULL;
+        mnemo_store_free(st);
+        _exit(pw ? 0 : 3);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 500);
+    CHECK_EQ(mnemo_exists(st, 0, "key:499", 7), MNEMO_OK);
+    mnemo_store_free(st);
     rm_dir();
 }
 
@@ -928,6 +1043,9 @@ int main(void)
     TEST_RUN(test_parallel_replay);
     TEST_RUN(test_expired_while_closed);
     TEST_RUN(test_torn_tail);
+    TEST_RUN(test_killed_mid_copy);
+    TEST_RUN(test_exit_without_close);
+    TEST_RUN(test_unmappable_segment_uses_pwrite);
     TEST_RUN(test_corruption_refused_and_fixed);
     TEST_RUN(test_snapshot_files);
     TEST_RUN(test_directory_lock);

@@ -363,6 +363,39 @@ static void test_big_values_compressed(void)
     big_values(1);
 }
 
+/* A hint changes nothing and accepts anything: missing keys, bad arguments, more keys than it
+ * looks at, a shard whose lock is held. */
+static void test_prefetch_keys_is_only_a_hint(void)
+{
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(NULL, &st), MNEMO_OK);
+    char keys[40][16];
+    const void *kp[40];
+    size_t kl[40];
+    for (int i = 0; i < 40; i++) {
+        kl[i] = (size_t)snprintf(keys[i], sizeof(keys[i]), "pf:%d", i);
+        kp[i] = keys[i];
+        if (i % 2)
+            ASSERT_EQ(mnemo_set(st, 0, kp[i], kl[i], "v", 1, NULL, NULL, NULL), MNEMO_OK);
+    }
+    mnemo_prefetch_keys(st, 0, kp, kl, 40);
+    mnemo_prefetch_keys(st, 0, kp, kl, 0);
+    mnemo_prefetch_keys(st, 999, kp, kl, 40);
+    mnemo_prefetch_keys(NULL, 0, kp, kl, 40);
+    mnemo_prefetch_keys(st, 0, NULL, kl, 40);
+    mnemo_txn *tx;
+    mnemo_txn_key tk = {0, kp[1], kl[1]};
+    ASSERT_EQ(mnemo_txn_begin(st, &tk, 1, 0, &tx), MNEMO_OK);
+    mnemo_prefetch_keys(st, 0, kp, kl, 4); /* kp[1]'s shard is held by this very thread */
+    mnemo_txn_end(tx);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 20);
+    for (int i = 0; i < 40; i++)
+        CHECK_EQ(mnemo_exists(st, 0, kp[i], kl[i]), i % 2 ? MNEMO_OK : MNEMO_ENOTFOUND);
+    mnemo_store_free(st);
+}
+
 static void test_many_databases_isolated(void)
 {
     mnemo_store *st = open_store(4);
@@ -432,6 +465,7 @@ int main(void)
     TEST_RUN(test_active_expiry_and_stale_records);
     TEST_RUN(test_big_values);
     TEST_RUN(test_big_values_compressed);
+    TEST_RUN(test_prefetch_keys_is_only_a_hint);
     TEST_RUN(test_many_databases_isolated);
     TEST_RUN(test_db_info_counts_ttls);
     return TEST_REPORT();

@@ -624,12 +624,18 @@ static void chaos_op(worker *w, mnemo_store *st, unsigned extra)
         break;
     }
     case 2:
-    case 3:
+    case 3: {
+        /* The server's hint before a pipelined batch: no lock waited for, nothing changed,
+         * while other threads resize, delete, flush and close. */
+        const void *pk[3] = {k, "k0", k};
+        size_t pl[3] = {klen, 2, klen};
+        mnemo_prefetch_keys(st, 1, pk, pl, 3);
         rc = mnemo_get(st, 1, k, klen, &v);
         check_rc(rc, S_OK | NF | extra, "chaos get");
         if (rc == MNEMO_OK) check_value(&v, "chaos get");
         mnemo_value_release(&v);
         break;
+    }
     case 4: {
         int bad = 0;
         rc = mnemo_get_with(st, 1, k, klen, item_cb, &bad);
