@@ -774,8 +774,8 @@ static void prefetch_entries(shard *sh, const table *t, uint64_t h)
 void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
                          const size_t *lens, size_t n)
 {
-    if (!st || db >= st->cfg.databases || !keys || !lens)
-        return;
+    if (!st || db >= st->cfg.databases || !keys || !lens || !store_db_live(st, db))
+        return; /* (nothing in a database not in use, and its shards stay untouched) */
     uint64_t h[PREFETCH_MAX];
     if (n > PREFETCH_MAX)
         n = PREFETCH_MAX;
@@ -790,7 +790,7 @@ void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
         shard *sh = store_shard(st, db, h[i]);
         if (!mlock_trylock(&sh->lock))
             continue;
-        if (!sh->closed) {
+        if (sh->state == SHARD_OPEN) {
             prefetch_entries(sh, &sh->old, h[i]);
             prefetch_entries(sh, &sh->tab, h[i]);
         }
