@@ -67,7 +67,9 @@ static uint32_t seg_id_new(arena *a)
     if (a->nsegs == ARENA_MAX_SEGS)
         return ARENA_NONE;
     if (a->nsegs == a->segs_cap) {
-        uint32_t ncap = a->segs_cap ? a->segs_cap * 2 : 4;
+        /* Steps of 1/4: the table is a byte a key on a 64 MB store (48 bytes a segment of ~80
+         * entries), so doubling would leave ~0.25 byte a key unused on average. */
+        uint32_t ncap = a->segs_cap ? a->segs_cap + (a->segs_cap + 3) / 4 : 4;
         if (ncap > ARENA_MAX_SEGS)
             ncap = ARENA_MAX_SEGS;
         uint64_t before = mem_of(a->segs) + mem_of(a->free_ids);
@@ -190,11 +192,13 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, u
             return NULL;
     } else {
         /* Seal the head (its slack becomes garbage) and start a new one, sized to the shard:
-         * 1/64 of its live data (so partly filled heads waste little), at most 64 KiB. */
+         * 1/64 of its live data (so partly filled heads waste little), at most 64 KiB. The
+         * malloc chunk (the size asked for and its 8-byte header, rounded up to 16) is the
+         * power of two: asking for the power of two itself would take 16 bytes more. */
         uint32_t cap = ARENA_SEG_MIN;
-        while (cap < ARENA_SEG_MAX && (cap < a->small_live / 64 || cap < sz))
+        while (cap < ARENA_SEG_MAX && (cap < a->small_live / 64 || cap - ARENA_SEG_HDR < sz))
             cap *= 2;
-        id = seg_new(a, q, cap, 0, now);
+        id = seg_new(a, q, cap - ARENA_SEG_HDR, 0, now);
         if (id == ARENA_NONE)
             return NULL;
         seal_head(a, q);

@@ -1,8 +1,8 @@
 /*
  * arena.h — where a shard's entries live: a log-structured set of segments.
  *
- * Small entries (up to ARENA_LARGE bytes) are appended to the shard's head segment (4-64 KiB,
- * growing with the shard); when it is full it is sealed and a new head is started. A larger entry
+ * Small entries (up to ARENA_LARGE bytes) are appended to the shard's head segment (4-64 KiB
+ * less a malloc header, growing with the shard); when it is full it is sealed and a new head is started. A larger entry
  * gets a segment of its own, of exactly its size. An entry is named by a 32-bit ref:
  *
  *     ref = segment id << 16 | byte offset in the segment        (so segments are <= 64 KiB)
@@ -31,6 +31,7 @@
 
 #define ARENA_SEG_MAX (64u * 1024)   /* largest small segment; offsets fit in 16 bits */
 #define ARENA_SEG_MIN (4u * 1024)
+#define ARENA_SEG_HDR 8u             /* malloc's chunk header: a small segment is 2^k - 8 bytes */
 #define ARENA_LARGE (8u * 1024)      /* entries above this get their own segment */
 #define ARENA_MAX_SEGS 65536u
 #define ARENA_NONE UINT32_MAX

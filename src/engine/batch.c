@@ -303,6 +303,12 @@ static int scan_step(mnemo_store *st, unsigned db, uint64_t *cursor, uint64_t bu
     uint64_t si = *cursor >> 32, pos = *cursor & 0xffffffffu;
     if (si >= st->nshards)
         return MNEMO_EINVAL;
+    if (!store_db_live(st, db)) { /* nothing in it: its shards stay untouched */
+        if (atomic_load_explicit(&st->closed, memory_order_relaxed))
+            return MNEMO_ECLOSED;
+        *cursor = 0;
+        return MNEMO_OK;
+    }
     uint64_t examined = 0;
     unsigned shards_seen = 0;
     op o = {st, db, 0, 0};

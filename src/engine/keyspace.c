@@ -13,6 +13,9 @@
 static int lock2(mnemo_store *st, size_t a, size_t b)
 {
     size_t lo = a < b ? a : b, hi = a < b ? b : a;
+    /* Both databases in use before either lock is taken (store_lock_slow()). */
+    store_db_use(st, (unsigned)(lo / st->nshards));
+    store_db_use(st, (unsigned)(hi / st->nshards));
     int rc = store_lock(st, lo);
     if (rc == MNEMO_OK && lo == hi && st->journal)
         journal_unit_begin(st->journal);
@@ -129,7 +132,7 @@ int mnemo_move(mnemo_store *st, unsigned db, const void *key, size_t klen, unsig
 }
 
 /* Swaps the contents of two shards: everything from the index to the eviction state; the lock,
- * `closed` and the memory last reported for the shard stay (shard_sync_mem() then moves the
+ * `state` and the memory last reported for the shard stay (shard_sync_mem() then moves the
  * difference between the databases' totals). */
 static void shard_swap(shard *a, shard *b)
 {
@@ -150,6 +153,10 @@ int mnemo_swapdb(mnemo_store *st, unsigned db1, unsigned db2)
         return MNEMO_OK;
     unsigned lo = db1 < db2 ? db1 : db2, hi = db1 < db2 ? db2 : db1;
     size_t n = st->nshards;
+    if (!store_db_live(st, lo) && !store_db_live(st, hi))
+        return atomic_load(&st->closed) ? MNEMO_ECLOSED : MNEMO_OK; /* both empty */
+    store_db_use(st, lo); /* both in use before any lock is taken (store_lock_slow()) */
+    store_db_use(st, hi);
     /* Every shard of the lower database, then of the higher: ascending global order. */
     size_t locked = 0;
     int rc = MNEMO_OK;
@@ -186,6 +193,8 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
     if (db >= st->cfg.databases)
         return MNEMO_EDB;
     memset(key, 0, sizeof(*key));
+    if (!store_db_live(st, db))
+        return atomic_load(&st->closed) ? MNEMO_ECLOSED : MNEMO_ENOTFOUND;
     size_t n = st->nshards, start = store_rand() % n;
     op o = {st, db, 0, 0};
     for (size_t k = 0; k < n; k++) {

@@ -25,11 +25,19 @@
 #include "util/lock.h"
 #include "mnemo.h"
 
+/* A shard's life (shard.state). The shard array is a fresh mapping, all zeros: a shard nobody
+ * has locked yet is SHARD_UNUSED and its pages are not resident, so databases never used cost
+ * no memory. The first lock of a shard of a database not in use yet puts the database in use
+ * (store_db_use(): its share of the array is then counted in the store's memory), and makes the
+ * shard SHARD_OPEN (shard_activate()). */
+enum { SHARD_UNUSED = 0, SHARD_OPEN = 1, SHARD_CLOSED = 2 };
+
 typedef struct shard {
     mlock lock;
     /* Everything below is protected by lock. The first cache line holds all a lookup reads of
      * the shard: the lock, both tables' sizes and arrays, the arena's segment table. */
-    int closed;          /* set by mnemo_store_close(); every operation checks it first */
+    int state;           /* SHARD_UNUSED until first locked, then SHARD_OPEN; SHARD_CLOSED
+                            from mnemo_store_close(). Every operation checks it first */
     table tab;           /* current index; inserts go here */
     table old;           /* index being migrated into tab; old.cap == 0 when none */
     arena ar;            /* entries (ar.segs, its first field, ends the first cache line) */
@@ -138,7 +146,8 @@ static inline void shard_count_read(shard *sh, int found)
         sh->misses++;
 }
 
-void shard_init(shard *sh);
+/* Makes an all-zero SHARD_UNUSED shard an empty SHARD_OPEN one (its lock held). */
+void shard_activate(shard *sh);
 /* Frees every entry and index; the shard stays usable (empty). */
 void shard_clear(shard *sh);
 uint64_t shard_mem(const shard *sh);

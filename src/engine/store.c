@@ -106,6 +106,54 @@ void mnemo_value_release(mnemo_value *v)
 
 static void *background_main(void *arg);
 
+/* The store's memory outside its shards' contents: the handle, the per-database arrays, and
+ * the shards of the databases in use (those of the others were never written: not resident). */
+static uint64_t store_fixed_mem(mnemo_store *st)
+{
+    uint64_t m = malloc_usable_size(st) + malloc_usable_size(st->db_mem) +
+                 malloc_usable_size((void *)st->db_live);
+    for (unsigned db = 0; db < st->cfg.databases; db++)
+        if (store_db_live(st, db))
+            m += (uint64_t)st->nshards * sizeof(shard);
+    return m;
+}
+
+void store_db_use(mnemo_store *st, unsigned db)
+{
+    /* A transaction's databases were put in use when it began; for any other, store_lock()
+     * fails with MNEMO_ETXN before it needs one (and the shards held forbid db_lock). */
+    if (store_db_live(st, db) || store_txn)
+        return;
+    pthread_mutex_lock(&st->db_lock);
+    if (!atomic_load_explicit(&st->db_live[db], memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&st->mem_used, (uint64_t)st->nshards * sizeof(shard),
+                                  memory_order_relaxed);
+        atomic_store_explicit(&st->db_live[db], 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&st->db_lock);
+}
+
+int store_lock_slow(mnemo_store *st, size_t idx)
+{
+    shard *sh = &st->shards[idx];
+    unsigned db = (unsigned)(idx / st->nshards);
+    for (;;) {
+        if (sh->state == SHARD_OPEN)
+            return MNEMO_OK;
+        if (sh->state == SHARD_CLOSED) {
+            mlock_unlock(&sh->lock);
+            return MNEMO_ECLOSED;
+        }
+        if (store_db_live(st, db)) {
+            shard_activate(sh);
+            return MNEMO_OK;
+        }
+        mlock_unlock(&sh->lock); /* db_lock is never taken under a shard lock */
+        store_db_use(st, db);
+        mlock_lock(&sh->lock);
+    }
+}
+
 /* The shard array and what it tells LeakSanitizer (pages_hold_pointers), given back. */
 static void shards_free(mnemo_store *st)
 {
@@ -152,16 +200,17 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
     }
     pages_hold_pointers(st->shards, st->shards_bytes, 1);
     st->db_mem = calloc(cfg.databases, sizeof(*st->db_mem));
-    if (!st->db_mem) {
+    st->db_live = calloc(cfg.databases, sizeof(*st->db_live));
+    if (!st->db_mem || !st->db_live) {
+        free(st->db_mem);
+        free((void *)st->db_live);
         shards_free(st);
         free(st);
         return MNEMO_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        shard_init(&st->shards[i]);
-    /* The fixed part: the handle, the shard array and the per-database totals. */
-    atomic_init(&st->mem_used, malloc_usable_size(st) + st->shards_bytes +
-                                   malloc_usable_size(st->db_mem));
+    /* The shards are left as the mapping gave them, zero: SHARD_UNUSED, not resident. */
+    pthread_mutex_init(&st->db_lock, NULL);
+    atomic_init(&st->mem_used, store_fixed_mem(st));
     atomic_init(&st->evict_wanted, 0);
     atomic_init(&st->evict_failed_ms, 0);
     atomic_init(&st->maxmemory, cfg.maxmemory);
@@ -180,6 +229,8 @@ int mnemo_store_open(const mnemo_config *cfg_in, mnemo_store **out)
             for (size_t i = 0; i < n; i++)
                 shard_clear(&st->shards[i]); /* a load that failed half-way */
             free(st->db_mem);
+            free((void *)st->db_live);
+            pthread_mutex_destroy(&st->db_lock);
             shards_free(st);
             free(st);
             return prc;
@@ -223,7 +274,7 @@ int mnemo_store_close(mnemo_store *st)
         shard *sh = &st->shards[i];
         mlock_lock(&sh->lock);
         shard_clear(sh);
-        sh->closed = 1;
+        sh->state = SHARD_CLOSED;
         mlock_unlock(&sh->lock);
     }
     persist_close(st); /* every shard is closed: nothing appends any more */
@@ -237,7 +288,9 @@ void mnemo_store_free(mnemo_store *st)
     mnemo_store_close(st);
     pthread_mutex_destroy(&st->bg_lock);
     pthread_cond_destroy(&st->bg_cond);
+    pthread_mutex_destroy(&st->db_lock);
     free(st->db_mem);
+    free((void *)st->db_live);
     shards_free(st);
     free(st);
 }
@@ -254,6 +307,8 @@ static int64_t maintain(mnemo_store *st, unsigned budget, unsigned per_shard, in
         size_t i = (start + k) % n;
         shard *sh = &st->shards[i];
         op o = {st, (unsigned)(i / st->nshards), 0, 0};
+        if (!store_db_live(st, o.db))
+            continue; /* nothing in it: its pages stay untouched */
         int m = 0;
         int rc = store_lock(st, i);
         if (rc == MNEMO_ETXN)
@@ -719,8 +774,8 @@ static void prefetch_entries(shard *sh, const table *t, uint64_t h)
 void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
                          const size_t *lens, size_t n)
 {
-    if (!st || db >= st->cfg.databases || !keys || !lens)
-        return;
+    if (!st || db >= st->cfg.databases || !keys || !lens || !store_db_live(st, db))
+        return; /* (nothing in a database not in use, and its shards stay untouched) */
     uint64_t h[PREFETCH_MAX];
     if (n > PREFETCH_MAX)
         n = PREFETCH_MAX;
@@ -735,7 +790,7 @@ void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
         shard *sh = store_shard(st, db, h[i]);
         if (!mlock_trylock(&sh->lock))
             continue;
-        if (!sh->closed) {
+        if (sh->state == SHARD_OPEN) {
             prefetch_entries(sh, &sh->old, h[i]);
             prefetch_entries(sh, &sh->tab, h[i]);
         }
@@ -1254,17 +1309,26 @@ int mnemo_key_meta_get(mnemo_store *st, unsigned db, const void *key, size_t kle
 /* ---- databases and statistics -------------------------------------------------------------- */
 
 /* With a log, the flush is one change: every shard of the range is locked first, so no
- * write can land between the log's FLUSH record and the clearing of its shard. */
+ * write can land between the log's FLUSH record and the clearing of its shard. Databases not
+ * in use are skipped (nothing in them), and db_lock keeps them from coming into use meanwhile:
+ * a write to one waits, and is logged after the FLUSH. A transaction on this thread holds its
+ * shards already (it put their databases in use when it began) and must not take db_lock. */
 static int flush_logged(mnemo_store *st, size_t first, size_t n)
 {
+    int gate = !store_txn;
+    if (gate)
+        pthread_mutex_lock(&st->db_lock);
     size_t locked = 0;
     int rc = MNEMO_OK;
+#define FLUSH_SKIP_(i) (gate && !store_db_live(st, (unsigned)((i) / st->nshards)))
     for (; locked < n && rc == MNEMO_OK; locked++)
-        if ((rc = store_lock(st, first + locked)) != MNEMO_OK)
+        if (!FLUSH_SKIP_(first + locked) && (rc = store_lock(st, first + locked)) != MNEMO_OK)
             break;
     journal *j = store_journal(st); /* the log may have been switched off meanwhile */
     if (rc == MNEMO_OK) {
         for (size_t i = first; i < first + n; i++) {
+            if (FLUSH_SKIP_(i))
+                continue;
             shard_clear(&st->shards[i]);
             shard_count_change(&st->shards[i]);
         }
@@ -1273,7 +1337,11 @@ static int flush_logged(mnemo_store *st, size_t first, size_t n)
                           (unsigned)(first / st->nshards));
     }
     while (locked-- > 0)
-        store_unlock(st, first + locked);
+        if (!FLUSH_SKIP_(first + locked))
+            store_unlock(st, first + locked);
+#undef FLUSH_SKIP_
+    if (gate)
+        pthread_mutex_unlock(&st->db_lock);
     if (j)
         journal_commit(j);
     return rc;
@@ -1283,9 +1351,13 @@ static int flush_range(mnemo_store *st, size_t first, size_t n)
 {
     if (!st)
         return MNEMO_EINVAL;
+    if (atomic_load_explicit(&st->closed, memory_order_relaxed))
+        return MNEMO_ECLOSED;
     if (store_journal(st))
         return flush_logged(st, first, n);
     for (size_t i = first; i < first + n; i++) {
+        if (!store_db_live(st, (unsigned)(i / st->nshards)))
+            continue; /* nothing in it (a write racing with the flush comes after it) */
         int rc = store_lock(st, i);
         if (rc)
             return rc;
@@ -1321,8 +1393,10 @@ int mnemo_dbsize(mnemo_store *st, unsigned db, uint64_t *count)
         return MNEMO_EINVAL;
     if (db >= st->cfg.databases)
         return MNEMO_EDB;
+    if (atomic_load_explicit(&st->closed, memory_order_relaxed))
+        return MNEMO_ECLOSED;
     uint64_t n = 0;
-    for (uint32_t i = 0; i < st->nshards; i++) {
+    for (uint32_t i = 0; i < st->nshards && store_db_live(st, db); i++) {
         size_t idx = (size_t)db * st->nshards + i;
         int rc = store_lock(st, idx);
         if (rc)
@@ -1341,9 +1415,11 @@ int mnemo_db_info_get(mnemo_store *st, unsigned db, mnemo_db_info *out)
         return MNEMO_EINVAL;
     if (db >= st->cfg.databases)
         return MNEMO_EDB;
+    if (atomic_load_explicit(&st->closed, memory_order_relaxed))
+        return MNEMO_ECLOSED;
     memset(out, 0, sizeof(*out));
     __extension__ unsigned __int128 sum = 0;
-    for (uint32_t i = 0; i < st->nshards; i++) {
+    for (uint32_t i = 0; i < st->nshards && store_db_live(st, db); i++) {
         size_t idx = (size_t)db * st->nshards + i;
         int rc = store_lock(st, idx);
         if (rc)
@@ -1365,11 +1441,15 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
 {
     if (!st || !out)
         return MNEMO_EINVAL;
+    if (atomic_load_explicit(&st->closed, memory_order_relaxed))
+        return MNEMO_ECLOSED;
     memset(out, 0, sizeof(*out));
     size_t n = (size_t)st->cfg.databases * st->nshards;
-    out->memory_used = malloc_usable_size(st) + st->shards_bytes;
+    out->memory_used = store_fixed_mem(st);
     for (size_t i = 0; i < n; i++) {
         shard *sh = &st->shards[i];
+        if (!store_db_live(st, (unsigned)(i / st->nshards)))
+            continue; /* counts nothing; its pages stay untouched */
         int rc = store_lock(st, i);
         if (rc)
             return rc;
@@ -1391,7 +1471,6 @@ int mnemo_store_stats(mnemo_store *st, mnemo_stats *out)
     }
     if (out->hits + out->misses)
         out->hit_rate = (double)out->hits / (double)(out->hits + out->misses);
-    out->memory_used += malloc_usable_size(st->db_mem);
     out->maxmemory = atomic_load(&st->maxmemory);
     out->eviction_policy = atomic_load(&st->policy);
     if (out->compressed_bytes)
@@ -1428,9 +1507,13 @@ int mnemo_stats_reset(mnemo_store *st)
 {
     if (!st)
         return MNEMO_EINVAL;
+    if (atomic_load_explicit(&st->closed, memory_order_relaxed))
+        return MNEMO_ECLOSED;
     size_t n = (size_t)st->cfg.databases * st->nshards;
     for (size_t i = 0; i < n; i++) {
         shard *sh = &st->shards[i];
+        if (!store_db_live(st, (unsigned)(i / st->nshards)))
+            continue;
         int rc = store_lock(st, i);
         if (rc)
             return rc;

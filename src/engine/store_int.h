@@ -21,6 +21,14 @@ struct mnemo_store {
     shard *shards;          /* databases * nshards, database-major; a mapping of its own
                                (persist.c keeps it out of a snapshot child: MADV_DONTFORK) */
     size_t shards_bytes;    /* its length, whole pages */
+    /* Databases in use (shard.h, "A shard's life"): 1 once any of a database's shards was
+     * locked, never back to 0. Set under db_lock, which is also held by whoever must keep
+     * databases from coming into use while it locks the shards of those in use (persist.c's
+     * lock_all, a logged flush): lock order db_lock, then shard locks, and nobody takes
+     * db_lock while holding a shard lock. Read without it (acquire): a database not in use
+     * has nothing in it, and its shards need not be looked at. */
+    _Atomic uint8_t *db_live;
+    pthread_mutex_t db_lock;
 
     /* The versions floor: every write takes a version above it (and above its shard's clock).
      * Moved only by mnemo_store_next_version() and by versions restored from disk. */
@@ -102,6 +110,22 @@ extern _Thread_local struct mnemo_txn *store_txn;
  * but does not cover idx. */
 int store_txn_holds(const struct mnemo_txn *t, const mnemo_store *st, size_t idx);
 
+/* 1 if database db is in use (its shards may hold something). */
+static inline int store_db_live(const mnemo_store *st, unsigned db)
+{
+    return atomic_load_explicit(&st->db_live[db], memory_order_acquire);
+}
+
+/* Puts database db in use if it is not yet: its shards' share of the array is added to the
+ * store's memory. The caller must hold no shard lock (db_lock is taken). Multi-database
+ * operations call it for each database before locking any shard. */
+void store_db_use(mnemo_store *st, unsigned db);
+
+/* store_lock() for a shard found not SHARD_OPEN, its lock held: MNEMO_OK (still locked, the
+ * shard now open) or MNEMO_ECLOSED (unlocked). Putting the database in use drops the shard
+ * lock meanwhile, so a caller holding other shard locks must have done store_db_use(). */
+int store_lock_slow(mnemo_store *st, size_t idx);
+
 /* Locks shard idx (database-major global index) for the caller, unless this thread's
  * transaction already holds it. Returns MNEMO_OK (locked), MNEMO_ECLOSED (not locked) or
  * MNEMO_ETXN (a transaction runs on this thread and does not cover the shard). */
@@ -112,14 +136,12 @@ static inline int store_lock(mnemo_store *st, size_t idx)
         int held = store_txn_holds(store_txn, st, idx);
         if (held < 0)
             return MNEMO_ETXN;
-        if (held > 0)
-            return sh->closed ? MNEMO_ECLOSED : MNEMO_OK;
+        if (held > 0) /* a transaction's shards are open from its start (txn.c) */
+            return sh->state == SHARD_CLOSED ? MNEMO_ECLOSED : MNEMO_OK;
     }
     mlock_lock(&sh->lock);
-    if (sh->closed) {
-        mlock_unlock(&sh->lock);
-        return MNEMO_ECLOSED;
-    }
+    if (__builtin_expect(sh->state != SHARD_OPEN, 0))
+        return store_lock_slow(st, idx);
     return MNEMO_OK;
 }
 

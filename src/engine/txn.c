@@ -76,10 +76,16 @@ int mnemo_txn_begin(mnemo_store *st, const mnemo_txn_key *keys, size_t n, int wh
         }
         t->n = store_sort_unique(t->idx, n, total);
     }
+    /* Its databases in use first (nothing is locked yet: store_db_use() takes db_lock), so
+     * that each shard can be opened under its own lock below. */
+    for (size_t i = 0; i < t->n; i++)
+        store_db_use(st, (unsigned)((t->whole ? i : t->idx[i]) / st->nshards));
     for (size_t i = 0; i < t->n; i++) {
         shard *sh = &st->shards[t->whole ? i : t->idx[i]];
         mlock_lock(&sh->lock);
-        if (sh->closed) {
+        if (sh->state == SHARD_UNUSED)
+            shard_activate(sh);
+        if (sh->state == SHARD_CLOSED) {
             unlock_held(t, i + 1);
             free(t->idx);
             free(t);

@@ -81,18 +81,23 @@ uint64_t persist_changes(mnemo_store *st)
     return n;
 }
 
-/* Every shard lock, in order (the fork point of a snapshot, a switch of the log). */
+/* Every shard lock of the databases in use, in order (the fork point of a snapshot, a switch
+ * of the log), and db_lock, which keeps the others out of use (empty) until unlock_all(): their
+ * shards are not touched, so their pages stay unwritten. */
 static void lock_all(mnemo_store *st)
 {
-    size_t n = (size_t)st->cfg.databases * st->nshards;
-    for (size_t i = 0; i < n; i++)
-        mlock_lock(&st->shards[i].lock);
+    pthread_mutex_lock(&st->db_lock);
+    for (unsigned db = 0; db < st->cfg.databases; db++)
+        for (size_t i = 0; i < st->nshards && store_db_live(st, db); i++)
+            mlock_lock(&st->shards[(size_t)db * st->nshards + i].lock);
 }
 
 static void unlock_all(mnemo_store *st)
 {
-    for (size_t i = (size_t)st->cfg.databases * st->nshards; i-- > 0;)
-        mlock_unlock(&st->shards[i].lock);
+    for (unsigned db = st->cfg.databases; db-- > 0;)
+        for (size_t i = st->nshards; i-- > 0 && store_db_live(st, db);)
+            mlock_unlock(&st->shards[(size_t)db * st->nshards + i].lock);
+    pthread_mutex_unlock(&st->db_lock);
 }
 
 static void *persist_thread(void *arg);
@@ -330,15 +335,19 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
      * hundreds of faults (100-200 us each on a paravirtualised VM), 40-57 ms of stall at 1M
      * keys. So the child gets a copy made under the locks (into a buffer faulted in once, here,
      * outside the stall) and the array itself is not mapped into the child at all. */
-    size_t nshards = (size_t)st->cfg.databases * st->nshards;
+    size_t dbsize = (size_t)st->nshards * sizeof(shard);
     if (!p->fork_shards) {
         void *b = pages_alloc(st->shards_bytes);
         if (b) {
-            memset(b, 0, st->shards_bytes);
             p->fork_shards = b;
             p->fork_shards_bytes = st->shards_bytes;
         }
     }
+    /* Only the databases in use are copied (the others are zero in both arrays): their part of
+     * the buffer is faulted in here. One coming into use before lock_all() faults in the stall. */
+    for (unsigned db = 0; p->fork_shards && db < st->cfg.databases; db++)
+        if (store_db_live(st, db))
+            memset((char *)p->fork_shards + db * dbsize, 0, dbsize);
 
     uint64_t t0 = clock_monotonic_ns();
     lock_all(st);
@@ -349,9 +358,10 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
         shard *dst = p->fork_shards;
         _Static_assert(offsetof(shard, lock) == 0, "the lock leads the shard");
         size_t skip = sizeof(mlock);
-        for (size_t i = 0; i < nshards; i++)
-            memcpy((char *)&dst[i] + skip, (const char *)&st->shards[i] + skip,
-                   sizeof(shard) - skip);
+        for (size_t i = 0; i < (size_t)st->cfg.databases * st->nshards; i++)
+            if (store_db_live(st, (unsigned)(i / st->nshards)))
+                memcpy((char *)&dst[i] + skip, (const char *)&st->shards[i] + skip,
+                       sizeof(shard) - skip);
     }
     uint64_t lsn = kind == SNAP_ROTATE ? atomic_load(&j->appended) : p->base_lsn;
     int ok = 1;

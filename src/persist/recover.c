@@ -158,10 +158,12 @@ int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t kl
                         int64_t now)
 {
     uint64_t h = hash_bytes(key, klen);
-    shard *sh = &st->shards[store_shard_index(st, db, h)];
+    size_t idx = store_shard_index(st, db, h);
+    shard *sh = &st->shards[idx];
     op o = {st, db, now, 1};
     int rc;
-    mlock_lock(&sh->lock);
+    if ((rc = store_lock(st, idx)) != MNEMO_OK)
+        return rc;
     if ((rc = shard_prepare_insert(sh)) == MNEMO_OK) {
         loc l;
         int found = shard_find(sh, &o, key, klen, h, &l);
@@ -176,7 +178,7 @@ int persist_restore_set(mnemo_store *st, unsigned db, const void *key, size_t kl
         }
         shard_maintain_after_write(st, sh);
     }
-    mlock_unlock(&sh->lock);
+    store_unlock(st, idx);
     return rc;
 }
 
@@ -192,10 +194,12 @@ static int apply_expire(apply_ctx *a, const lop *x)
 {
     mnemo_store *st = a->st;
     uint64_t h = hash_bytes(x->key, x->klen);
-    shard *sh = &st->shards[store_shard_index(st, x->db, h)];
+    size_t idx = store_shard_index(st, x->db, h);
+    shard *sh = &st->shards[idx];
     op o = {st, x->db, a->now, 1};
-    int rc = MNEMO_OK;
-    mlock_lock(&sh->lock);
+    int rc;
+    if ((rc = store_lock(st, idx)) != MNEMO_OK)
+        return rc;
     loc l;
     if (shard_find(sh, &o, x->key, x->klen, h, &l)) {
         if (x->expire_at && x->expire_at <= a->now)
@@ -204,7 +208,7 @@ static int apply_expire(apply_ctx *a, const lop *x)
             rc = shard_set_expire(sh, &o, &l, h, x->expire_at);
         shard_maintain_after_write(st, sh);
     }
-    mlock_unlock(&sh->lock);
+    store_unlock(st, idx);
     return rc;
 }
 

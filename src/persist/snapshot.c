@@ -347,11 +347,13 @@ static void presize(mnemo_store *st, const uint64_t *per_db)
         if (cap > UINT32_MAX / 2)
             continue;
         for (uint32_t i = 0; i < st->nshards; i++) {
-            shard *sh = &st->shards[(size_t)db * st->nshards + i];
-            mlock_lock(&sh->lock);
+            size_t idx = (size_t)db * st->nshards + i;
+            shard *sh = &st->shards[idx];
+            if (store_lock(st, idx) != MNEMO_OK)
+                return;
             if (sh->tab.cap == 0 && sh->old.cap == 0)
                 (void)table_alloc(&sh->tab, (uint32_t)cap); /* failure: it grows as usual */
-            mlock_unlock(&sh->lock);
+            store_unlock(st, idx);
         }
     }
 }

@@ -74,11 +74,13 @@ static void *writer(void *arg)
     return NULL;
 }
 
+static unsigned ndbs = 3; /* databases the writers and dump() use */
+
 static void *snapshotter(void *arg)
 {
-    (void)arg;
-    for (int i = 0; i < 3; i++) {
-        usleep(20000);
+    int fast = arg != NULL;
+    for (int i = 0; i < (fast ? 12 : 3); i++) {
+        usleep(fast ? 3000 : 20000);
         int rc = mnemo_snapshot(st, i == 2);
         CHECK(rc == MNEMO_OK || rc == MNEMO_EBUSY);
         mnemo_persist_set_fsync(st, i % 2 ? MNEMO_FSYNC_EVERYSEC : MNEMO_FSYNC_ALWAYS);
@@ -119,7 +121,7 @@ static int cmp_keys(const void *a, const void *b)
 static void dump(kvstate *s)
 {
     nkeys = 0;
-    for (unsigned db = 0; db < 3; db++)
+    for (unsigned db = 0; db < ndbs; db++)
         mnemo_keys(st, db, NULL, 0, collect, &db);
     size_t order[20000];
     for (size_t i = 0; i < nkeys; i++)
@@ -171,8 +173,75 @@ static void test_concurrent_changes_survive_reopen(void)
     CHECK_EQ(system(cmd), 0);
 }
 
+/* Databases coming into use (store.c, store_db_use()) while snapshots fork and logged flushes
+ * run: both lock only the databases in use and keep the others out of use meanwhile, so a
+ * write to a database that comes into use lands in the snapshot or in the log after it, never
+ * in neither; the state must come back byte-exact. */
+static void *spreader(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    char k[32], v[32];
+    for (int i = 0; i < OPS; i++) {
+        /* A new database every few hundred operations, as the run goes on. */
+        unsigned db = 1 + (unsigned)((i / 200 + id) % 15);
+        if (i % 100 == 0)
+            usleep(500); /* spread over the snapshots (one every 3 ms) */
+        int kl = snprintf(k, sizeof(k), "s%d:%d", id, i % 40);
+        int vl = snprintf(v, sizeof(v), "v%d-%d", id, i);
+        switch (i % 11) {
+        case 3:
+            mnemo_move(st, db, k, (size_t)kl, (db + 5) % 16);
+            break;
+        case 5:
+            if (i % 143 == 5)
+                mnemo_flush(st, (db + 7) % 16);
+            break;
+        case 7:
+            if (i % 77 == 7)
+                mnemo_swapdb(st, db, (db + 3) % 16);
+            break;
+        default:
+            mnemo_set(st, db, k, (size_t)kl, v, (size_t)vl, NULL, NULL, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void test_databases_coming_into_use_during_snapshots(void)
+{
+    char dir[] = "/tmp/mnemo-pstress-XXXXXX";
+    ASSERT(mkdtemp(dir) != NULL);
+    mnemo_persist_config pc;
+    mnemo_persist_config_init(&pc);
+    pc.dir = dir;
+    pc.fsync = MNEMO_FSYNC_NO;
+    mnemo_config cfg;
+    mnemo_config_init(&cfg);
+    cfg.databases = ndbs = 16;
+    cfg.shards = 8;
+    cfg.persist = &pc;
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    pthread_t th[THREADS + 1];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, spreader, (void *)(intptr_t)i);
+    pthread_create(&th[THREADS], NULL, snapshotter, (void *)1);
+    for (int i = 0; i <= THREADS; i++)
+        pthread_join(th[i], NULL);
+    dump(&before);
+    CHECK(nkeys > 50);
+    mnemo_store_free(st);
+    ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
+    dump(&after);
+    CHECK_MEM_EQ(before.buf, before.len, after.buf, after.len);
+    mnemo_store_free(st);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
 int main(void)
 {
     TEST_RUN(test_concurrent_changes_survive_reopen);
+    TEST_RUN(test_databases_coming_into_use_during_snapshots);
     return TEST_REPORT();
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/store_int.h"
 #include "test.h"
@@ -194,6 +195,72 @@ static void test_memory_accounting_tracks_rss(void)
     fprintf(stderr, "memory_used %llu, RSS growth %ld, ratio %.3f, %.1f bytes/key\n",
             (unsigned long long)s.memory_used, grown, ratio, (double)grown / N);
     CHECK(ratio > 0.9 && ratio < 1.1);
+    mnemo_store_free(st);
+}
+
+/* Databases nobody uses cost nothing: their shards (16 x 256 x 384 bytes by default, 2% of a
+ * 64 MB ceiling) are neither counted in memory_used nor made resident by what only looks at
+ * them (statistics, DBSIZE, SCAN, FLUSHALL, active expiry), and are counted from the first
+ * operation on them. */
+static void test_unused_databases_cost_nothing(void)
+{
+    long r0 = rss_bytes();
+    mnemo_config c;
+    mnemo_config_init(&c);
+    c.hz = 100; /* the background cycle visits every database several times below */
+    mnemo_store *st;
+    ASSERT_EQ(mnemo_store_open(&c, &st), MNEMO_OK);
+    uint64_t per_db = (uint64_t)st->nshards * sizeof(shard);
+    mnemo_stats s;
+    ASSERT_EQ(mnemo_store_stats(st, &s), MNEMO_OK);
+    CHECK(s.memory_used < per_db);
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, "v", 1, NULL, NULL, NULL), MNEMO_OK);
+    uint64_t n = 0, cursor = 1;
+    for (unsigned db = 1; db < c.databases; db++) {
+        CHECK_EQ(mnemo_dbsize(st, db, &n), MNEMO_OK);
+        CHECK_U64_EQ(n, 0);
+        mnemo_db_info info;
+        CHECK_EQ(mnemo_db_info_get(st, db, &info), MNEMO_OK);
+        CHECK_EQ(mnemo_scan(st, db, 0, NULL, 0, 10, NULL, NULL, &cursor), MNEMO_OK);
+        CHECK_U64_EQ(cursor, 0);
+    }
+    CHECK_EQ(mnemo_swapdb(st, 3, 4), MNEMO_OK);
+    CHECK_EQ(mnemo_flush(st, 5), MNEMO_OK);
+    CHECK_EQ(mnemo_store_stats(st, &s), MNEMO_OK);
+    CHECK_EQ(mnemo_stats_reset(st), MNEMO_OK);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    mnemo_stats s1;
+    ASSERT_EQ(mnemo_store_stats(st, &s1), MNEMO_OK);
+    CHECK(s1.memory_used < 2 * per_db); /* database 0 only */
+    CHECK_U64_EQ(s1.keys, 1);
+    long grown = rss_bytes() - r0;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    fprintf(stderr, "one database in use: memory_used %llu, RSS growth %ld (all shards: %llu)\n",
+            (unsigned long long)s1.memory_used, grown,
+            (unsigned long long)(per_db * c.databases));
+    CHECK(grown < (long)(4 * per_db));
+#endif
+    /* The first write to another database counts its shards; the key is there. */
+    ASSERT_EQ(mnemo_set(st, 7, "k", 1, "w", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_stats s2;
+    ASSERT_EQ(mnemo_store_stats(st, &s2), MNEMO_OK);
+    CHECK(s2.memory_used >= s1.memory_used + per_db);
+    CHECK_U64_EQ(atomic_load(&st->mem_used), s2.memory_used);
+    CHECK_EQ(mnemo_dbsize(st, 7, &n), MNEMO_OK);
+    CHECK_U64_EQ(n, 1);
+    CHECK_EQ(mnemo_move(st, 7, "k", 1, 9), MNEMO_OK);
+    CHECK_EQ(mnemo_dbsize(st, 9, &n), MNEMO_OK);
+    CHECK_U64_EQ(n, 1);
+    CHECK_EQ(mnemo_swapdb(st, 9, 12), MNEMO_OK);
+    CHECK_EQ(mnemo_dbsize(st, 12, &n), MNEMO_OK);
+    CHECK_U64_EQ(n, 1);
+    CHECK_EQ(mnemo_flush_all(st), MNEMO_OK);
+    ASSERT_EQ(mnemo_store_stats(st, &s2), MNEMO_OK);
+    CHECK_U64_EQ(s2.keys, 0);
+    mnemo_store_close(st);
+    CHECK_EQ(mnemo_dbsize(st, 5, &n), MNEMO_ECLOSED);
+    CHECK_EQ(mnemo_store_stats(st, &s2), MNEMO_ECLOSED);
     mnemo_store_free(st);
 }
 
@@ -394,6 +461,7 @@ int main(void)
     TEST_RUN(test_scan_invalid_cursor);
     TEST_RUN(test_compaction_under_churn);
     TEST_RUN(test_memory_accounting_tracks_rss);
+    TEST_RUN(test_unused_databases_cost_nothing);
     TEST_RUN(test_active_expiry_and_stale_records);
     TEST_RUN(test_big_values);
     TEST_RUN(test_big_values_compressed);
