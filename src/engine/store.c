@@ -1331,6 +1331,7 @@ static int flush_logged(mnemo_store *st, size_t first, size_t n)
                 continue;
             shard_clear(&st->shards[i]);
             shard_count_change(&st->shards[i]);
+            shard_sync_mem(st, &st->shards[i]); /* what it freed leaves used_memory now */
         }
         if (j)
             journal_flush(j, n == (size_t)st->cfg.databases * st->nshards,

@@ -431,6 +431,32 @@ static void test_killed_mid_copy(void)
     rm_dir();
 }
 
+/* A flush with the log on (every shard of the range locked, one FLUSH record) gives its
+ * memory back to the ceiling at once, as one without the log does: under noeviction a full
+ * store takes writes again right after FLUSHALL. */
+static void test_logged_flush_releases_memory(void)
+{
+    new_dir();
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    ASSERT_EQ(mnemo_set_eviction_policy(st, MNEMO_POLICY_NOEVICTION), MNEMO_OK);
+    mnemo_stats s;
+    ASSERT_EQ(mnemo_store_stats(st, &s), MNEMO_OK);
+    ASSERT_EQ(mnemo_set_maxmemory(st, s.memory_used + ((uint64_t)2 << 20)), MNEMO_OK);
+    char k[32], v[100];
+    memset(v, 'v', sizeof(v));
+    int i, rc = MNEMO_OK;
+    for (i = 0; i < 1000000 && rc == MNEMO_OK; i++) {
+        int kl = snprintf(k, sizeof(k), "full:%d", i);
+        rc = mnemo_set(st, 0, k, (size_t)kl, v, sizeof(v), NULL, NULL, NULL);
+    }
+    CHECK_EQ(rc, MNEMO_ENOSPACE);
+    ASSERT_EQ(mnemo_flush_all(st), MNEMO_OK);
+    CHECK_EQ(mnemo_set(st, 0, "after", 5, v, sizeof(v), NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
 /* A process that ends without closing the store leaves the preallocated rest of the mapped
  * segment behind it: the next open keeps every record and cuts the space off. */
 static void test_exit_without_close(void)
@@ -1044,6 +1070,7 @@ int main(void)
     TEST_RUN(test_expired_while_closed);
     TEST_RUN(test_torn_tail);
     TEST_RUN(test_killed_mid_copy);
+    TEST_RUN(test_logged_flush_releases_memory);
     TEST_RUN(test_exit_without_close);
     TEST_RUN(test_unmappable_segment_uses_pwrite);
     TEST_RUN(test_corruption_refused_and_fixed);
