@@ -9,6 +9,7 @@
 #
 # Usage: bench/mem_compare.sh [N]          (or MNEMO_BENCH_N; default 1000000)
 #   BUILD_DIR=dir    where engine_bench (and later mnemo-server) are; default build/
+#   MNEMO_SERVER_ARGS="..."  extra mnemo-server settings (e.g. --io-engine epoll)
 #   MEM_REPEATS=R    loads per server (a fresh process each time); the median is shown; default 3
 #   --csv            machine-readable output (server,bytes_per_key,own_bytes_per_key,keys)
 #
@@ -122,7 +123,7 @@ srv_memcached_version() { memcached --version | awk '{ print $2 }'; }
 # mnemo-server; adjust here if they change.
 srv_mnemo_server_start() {
   local port=$1 dir=$2
-  "$BUILD_DIR/mnemo-server" --port "$port" --bind 127.0.0.1 >"$dir/mnemo-server.log" 2>&1 &
+  "$BUILD_DIR/mnemo-server" --port "$port" --bind 127.0.0.1 ${MNEMO_SERVER_ARGS:-} >"$dir/mnemo-server.log" 2>&1 &
   SRV_PID=$!
 }
 srv_mnemo_server_load() { srv_redis_load "$@"; }
