@@ -744,19 +744,6 @@ int mnemo_get(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_
     return rc;
 }
 
-/* Reads the shard's table pointers without the shard lock, on purpose: they feed only
- * prefetch instructions, which never fault (hence no ThreadSanitizer here). */
-__attribute__((no_sanitize_thread)) static void prefetch_slot(const table *t, uint64_t h)
-{
-    const uint8_t *ctrl = t->ctrl;
-    uint32_t cap = t->cap;
-    if (!ctrl || !cap)
-        return;
-    uint32_t home = table_home(cap, h);
-    __builtin_prefetch(ctrl + home);
-    __builtin_prefetch(ctrl + (((size_t)cap + 16 + 3) & ~(size_t)3) + (size_t)home * 4);
-}
-
 /* Starts loading the entries whose index tags match h (the shard's lock held). */
 static void prefetch_entries(shard *sh, const table *t, uint64_t h)
 {
@@ -782,9 +769,7 @@ void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
     for (size_t i = 0; i < n; i++) {
         h[i] = hash_bytes(keys[i], lens[i]);
         shard *sh = store_shard(st, db, h[i]);
-        __builtin_prefetch(sh);
-        prefetch_slot(&sh->tab, h[i]);
-        prefetch_slot(&sh->old, h[i]);
+        __builtin_prefetch(sh); /* its lock word: the visits below then overlap */
     }
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, h[i]);

@@ -307,9 +307,8 @@ static int put_records(journal *j, const uint8_t *p, size_t n)
 {
     if (atomic_load_explicit(&j->mode, memory_order_relaxed) == MNEMO_FSYNC_ALWAYS)
         return logfmt_pwrite_all(j->fd, p, n, j->seg_bytes);
-    if (!j->map_refused &&
-        (!j->map || j->seg_bytes + n > j->map_off + j->map_len) && map_window(j, n) != 0)
-        map_drop(j);
+    if (!j->map_refused && (!j->map || j->seg_bytes + n > j->map_off + j->map_len))
+        map_window(j, n); /* on failure: no mapping, and pwrite from now on */
     if (j->map) {
         copy_forward(j->map + (j->seg_bytes - j->map_off), p, n);
         return 0;

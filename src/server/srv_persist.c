@@ -231,9 +231,9 @@ void srv_persist_conn_closed(conn *c)
     held_remove(c->w, c);
 }
 
-/* Releases the replies whose LSN is durable. Returns the lowest LSN still waited for (0:
- * none), which is then in w->wait_lsn for the durable callback. */
-static uint64_t release_held(worker *w)
+/* Releases the replies whose LSN is durable; the lowest LSN still waited for (0: none) goes
+ * to w->wait_lsn for the durable callback. */
+static void release_held(worker *w)
 {
     for (;;) {
         uint64_t durable = mnemo_log_lsn(ST, MNEMO_LSN_DURABLE);
@@ -259,7 +259,7 @@ static uint64_t release_held(worker *w)
         atomic_store(&w->wait_lsn, min_wait);
         /* The log thread may have advanced before it could see wait_lsn: look again. */
         if (!min_wait || mnemo_log_lsn(ST, MNEMO_LSN_DURABLE) < min_wait)
-            return min_wait;
+            return;
     }
 }
 
