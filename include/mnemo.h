@@ -756,7 +756,9 @@ int mnemo_log_wait(mnemo_store *store, uint64_t lsn);
  * segment is deleted.
  * `wait` = 1 returns when the snapshot is complete (SAVE; a background snapshot already
  * running is waited for first); 0 as soon as it runs (BGSAVE).
- * The process must not ignore SIGCHLD (the child is reaped with waitpid).
+ * The process must not ignore SIGCHLD (the child is reaped with waitpid). The stall is mostly
+ * fork() copying page tables: run the process with GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+ * (THP mode madvise) to back the heap with 2 MiB pages, ~10x shorter (docs/persistence.md).
  * Errors: MNEMO_EINVAL (no persistence), MNEMO_ETXN (inside a transaction), MNEMO_EBUSY (one
  * is running), MNEMO_EIO (a file could not be written, fork failed, or the snapshot failed).
  */

@@ -172,13 +172,13 @@ void conn_close(conn *c, const char *why)
     if (c->rnext)
         c->rnext->rprev = c->rprev;
     pthread_mutex_unlock(&g_srv.clients_lock);
-    /* Closed only once it has left the registry: a client that sees EOF never finds it in
-     * CLIENT LIST afterwards. */
+    /* Closed only once it has left the registry and the count: a client that sees EOF never
+     * finds it in CLIENT LIST or connected_clients afterwards. */
+    atomic_fetch_sub(&g_srv.connected, 1);
     if (w->ue)
         uring_cancel(c); /* its requests hold the file: cancel them while fd still names it */
     close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
-    atomic_fetch_sub(&g_srv.connected, 1);
 
     c->next = w->graveyard;
     w->graveyard = c;

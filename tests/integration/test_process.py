@@ -190,3 +190,54 @@ def test_example_config_file_loads(make_server):
     c = s.client(decode_responses=True)
     assert c.config_get("databases") == {"databases": "16"}
     assert c.config_get("appendonly") == {"appendonly": "no"}
+
+
+def _thp_mode():
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _proc_text(pid, name):
+    with open("/proc/%d/%s" % (pid, name), "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def test_heap_asks_for_huge_pages(make_server, tmp_path):
+    # disable-thp no (the default) and persistence on: the server runs with glibc's hugetlb
+    # tunable, so the heap (where the store's memory is) is advised MADV_HUGEPAGE ("hg" in
+    # VmFlags) and a snapshot's fork has fewer page-table entries to copy.
+    if "[madvise]" not in _thp_mode():
+        pytest.skip("transparent huge pages are not in madvise mode here")
+    plain = make_server()
+    assert "glibc.malloc.hugetlb" not in _proc_text(plain.proc.pid, "environ")
+    s = make_server("--appendonly", "yes", "--dir", str(tmp_path))
+    c = s.client()
+    for i in range(20):
+        c.mset({"k%d:%d" % (i, j): "v" * 64 for j in range(10000)})
+    assert c.dbsize() == 200000
+    env = _proc_text(s.proc.pid, "environ").split("\0")
+    assert any(e.startswith("GLIBC_TUNABLES=") and "glibc.malloc.hugetlb=1" in e for e in env)
+    smaps = _proc_text(s.proc.pid, "smaps")
+    heap = smaps.split("[heap]", 1)
+    assert len(heap) == 2, "no [heap] mapping"
+    flags = [l for l in heap[1].splitlines() if l.startswith("VmFlags:")][0]
+    assert " hg" in flags, flags
+    assert c.bgsave()
+    s.stop()
+    s2 = make_server("--appendonly", "yes", "--dir", str(tmp_path))
+    assert s2.client().dbsize() == 200000
+
+
+def test_disable_thp(make_server, tmp_path):
+    s = make_server("--disable-thp", "yes", "--save", "3600 1", "--dir", str(tmp_path))
+    c = s.client()
+    c.set("k", "v")
+    assert c.get("k") == b"v"
+    assert "glibc.malloc.hugetlb" not in _proc_text(s.proc.pid, "environ")
+    status = _proc_text(s.proc.pid, "status")
+    if "THP_enabled:" in status:
+        assert "THP_enabled:\t0" in status
+    assert c.config_get("disable-thp") == {"disable-thp": "yes"}
