@@ -22,6 +22,7 @@ Figures are printed; nothing is asserted. Servers are stopped at the end and on 
 """
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import statistics
@@ -34,6 +35,9 @@ from benchlib import HOST, free_port, ping  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ["off", "everysec", "always"]
 REQUESTS = {"off": 200000, "everysec": 200000, "always": 40000}
+
+
+MNEMO_ARGS = []  # --mnemo-args
 
 
 class Server:
@@ -49,7 +53,7 @@ class Server:
                 self.argv += ["--appendonly", "yes", "--appendfsync", mode]
         else:
             self.argv = [binary, "--port", str(self.port), "--bind", HOST, "--dir", self.dir,
-                         "--logfile", os.path.join(self.dir, "log")]
+                         "--logfile", os.path.join(self.dir, "log")] + MNEMO_ARGS
             if mode != "off":
                 self.argv += ["--appendonly", "yes", "--appendfsync", mode]
         self.proc = None
@@ -210,6 +214,9 @@ def main():
     ap.add_argument("--mnemo", default=os.path.join(os.path.dirname(__file__), "..", "build",
                                                     "mnemo-server"))
     ap.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
+    ap.add_argument("--mnemo-args", default="",
+                    help="extra mnemo-server arguments, one shell-quoted string, e.g. "
+                         "'--threads 1' (A/B runs of one setting)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--restart-rounds", type=int, default=3)
     ap.add_argument("--keys", default="1000000,5000000")
@@ -217,6 +224,7 @@ def main():
     ap.add_argument("--skip-writes", action="store_true")
     ap.add_argument("--skip-restart", action="store_true")
     args = ap.parse_args()
+    MNEMO_ARGS[:] = shlex.split(args.mnemo_args)
     args.keys = [int(x) for x in args.keys.split(",") if x]
     own = args.workdir is None
     # Default: under build/, on the same disk as the checkout, outside the sources.
