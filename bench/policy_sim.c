@@ -9,7 +9,14 @@
  *              [--scan 0.0] [--high 90] [--low 80] [--value 32] [--seed 1] [policy ...]
  *
  * Prints, per policy: hit ratio over the whole run and over its second half (steady state),
- * keys held and memory used at the end. Default policies: allkeys-lru allkeys-lfu
+ * keys held and memory used at the end, their averages over the second half (sampled every
+ * 10,000 requests; memory as a share of the ceiling), and "exact lfu": the steady hit ratio of
+ * an exact LFU cache holding that average number of keys on the same trace. That cache counts
+ * every request of every key since the start (resident or not), stores every missed key and
+ * evicts a key with the lowest count (the oldest such): on a trace of independent draws from a
+ * fixed distribution, ranking keys by their counts is the best any cache can do from what it
+ * has seen, so the gap to it is what the policy loses at its key count, and the rest is the
+ * key count (bytes per key and the watermarks). Default policies: allkeys-lru allkeys-lfu
  * allkeys-s3fifo allkeys-random.
  */
 #include <math.h>
@@ -59,6 +66,86 @@ static uint64_t zipf_next(const zipf *z)
         return 1;
     uint64_t r = (uint64_t)((double)z->n * pow(z->eta * u - z->eta + 1.0, z->alpha));
     return r < z->n ? r : z->n - 1;
+}
+
+/* The key a rank names: scattered so that popularity is not correlated with key order. */
+static uint64_t scatter(uint64_t rank, uint64_t nkeys)
+{
+    return ((rank * 0x9e3779b97f4a7c15ull) ^ (rank >> 7)) % nkeys;
+}
+
+/* Exact LFU (see the top) with `cap` keys over trace[0..n) of key ids below nids: returns the
+ * hits in the second half. Resident keys are kept in one FIFO list per count (evicting from
+ * the lowest non-empty one), so each request is O(1) amortised. Returns UINT64_MAX when out of
+ * memory. */
+static uint64_t exact_lfu(const uint32_t *trace, uint64_t n, uint32_t nids, uint64_t cap)
+{
+    const uint32_t none = UINT32_MAX;
+    uint32_t maxc = 1;
+    while (maxc < n + 2 && maxc < (1u << 24))
+        maxc <<= 1; /* counts saturate at maxc - 1 */
+    uint32_t *cnt = calloc(nids, sizeof(uint32_t)), *nx = malloc((size_t)nids * 4),
+             *pv = malloc((size_t)nids * 4), *head = malloc((size_t)maxc * 4),
+             *tail = malloc((size_t)maxc * 4);
+    uint8_t *in = calloc(nids, 1);
+    uint64_t hits = UINT64_MAX;
+    if (!cnt || !nx || !pv || !head || !tail || !in)
+        goto out;
+    memset(head, 0xff, (size_t)maxc * 4);
+    memset(tail, 0xff, (size_t)maxc * 4);
+    hits = 0;
+    uint64_t held = 0;
+    uint32_t minc = 1;
+    for (uint64_t r = 0; r < n; r++) {
+        uint32_t x = trace[r], c;
+        if (in[x]) {
+            hits += r >= n / 2;
+            c = cnt[x]; /* unlink from its count's list */
+            if (pv[x] != none)
+                nx[pv[x]] = nx[x];
+            else
+                head[c] = nx[x];
+            if (nx[x] != none)
+                pv[nx[x]] = pv[x];
+            else
+                tail[c] = pv[x];
+        } else {
+            if (held == cap) {
+                while (head[minc] == none)
+                    minc++;
+                uint32_t v = head[minc];
+                head[minc] = nx[v];
+                if (nx[v] != none)
+                    pv[nx[v]] = none;
+                else
+                    tail[minc] = none;
+                in[v] = 0;
+                held--;
+            }
+            in[x] = 1;
+            held++;
+        }
+        if (cnt[x] < maxc - 1)
+            cnt[x]++;
+        c = cnt[x]; /* link at the end of its new count's list */
+        nx[x] = none;
+        pv[x] = tail[c];
+        if (tail[c] != none)
+            nx[tail[c]] = x;
+        else
+            head[c] = x;
+        tail[c] = x;
+        if (c < minc)
+            minc = c;
+    }
+out:
+    free(cnt);
+    free(nx);
+    free(pv);
+    free(head);
+    free(tail);
+    free(in);
+    return hits;
 }
 
 int main(int argc, char **argv)
@@ -111,9 +198,15 @@ int main(int argc, char **argv)
            "%zu-byte values, watermarks %u/%u%%\n",
            (unsigned long long)mb, theta, (unsigned long long)nkeys, scan * 100,
            (unsigned long long)requests, vlen, high, low);
-    printf("%-16s %9s %9s %10s %12s\n", "policy", "hit", "steady", "keys", "used_memory");
+    printf("%-16s %9s %9s %10s %12s %10s %8s %10s\n", "policy", "hit", "steady", "keys",
+           "used_memory", "avg keys", "avg used", "exact lfu");
     char val[4096];
     memset(val, 'v', sizeof(val));
+    /* The trace as key ids, for exact_lfu (one-time keys numbered from nkeys up). */
+    uint32_t *trace = requests <= UINT32_MAX && nkeys + requests < UINT32_MAX
+                          ? malloc(requests * sizeof(uint32_t))
+                          : NULL;
+    uint64_t nids = nkeys;
     for (int p = 0; p < np; p++) {
         mnemo_config cfg;
         mnemo_config_init(&cfg);
@@ -127,15 +220,15 @@ int main(int argc, char **argv)
             return 1;
         }
         rng_state = 0x9e3779b97f4a7c15ull ^ seed; /* the same trace for every policy */
-        uint64_t hits = 0, steady_hits = 0;
+        uint64_t hits = 0, steady_hits = 0, samples = 0;
+        double sum_keys = 0, sum_used = 0;
         char key[32];
         for (uint64_t r = 0; r < requests; r++) {
-            uint64_t x = zipf_next(&z);
-            /* Scatter the ranks so that popularity is not correlated with key order. */
-            x = (x * 0x9e3779b97f4a7c15ull) ^ (x >> 7);
-            x %= nkeys;
+            uint64_t x = scatter(zipf_next(&z), nkeys);
             if (scan > 0 && urand() < scan)
                 x = nkeys + r; /* a key no request names again */
+            if (p == 0 && trace)
+                trace[r] = (uint32_t)(x < nkeys ? x : nids++);
             int kl = snprintf(key, sizeof(key), "key:%010llu", (unsigned long long)x);
             if (mnemo_exists(st, 0, key, (size_t)kl) == MNEMO_OK) {
                 hits++;
@@ -143,15 +236,30 @@ int main(int argc, char **argv)
             } else {
                 (void)mnemo_set(st, 0, key, (size_t)kl, val, vlen, NULL, NULL, NULL);
             }
+            if (r >= requests / 2 && r % 10000 == 0) {
+                mnemo_stats s;
+                mnemo_store_stats(st, &s);
+                sum_keys += (double)s.keys;
+                sum_used += (double)s.memory_used;
+                samples++;
+            }
         }
         mnemo_stats s;
         mnemo_store_stats(st, &s);
-        printf("%-16s %9.4f %9.4f %10llu %12llu\n", mnemo_policy_name(policies[p]),
-               (double)hits / (double)requests,
+        uint64_t avg_keys = samples ? (uint64_t)(sum_keys / (double)samples) : s.keys;
+        uint64_t lfu = trace ? exact_lfu(trace, requests, (uint32_t)nids, avg_keys) : UINT64_MAX;
+        char lfu_s[16] = "-";
+        if (lfu != UINT64_MAX)
+            snprintf(lfu_s, sizeof(lfu_s), "%.4f", (double)lfu / (double)(requests - requests / 2));
+        printf("%-16s %9.4f %9.4f %10llu %12llu %10llu %7.1f%% %10s\n",
+               mnemo_policy_name(policies[p]), (double)hits / (double)requests,
                (double)steady_hits / (double)(requests - requests / 2),
-               (unsigned long long)s.keys, (unsigned long long)s.memory_used);
+               (unsigned long long)s.keys, (unsigned long long)s.memory_used,
+               (unsigned long long)avg_keys,
+               samples ? 100.0 * sum_used / (double)samples / (double)(mb << 20) : 0.0, lfu_s);
         fflush(stdout);
         mnemo_store_free(st);
     }
+    free(trace);
     return 0;
 }
