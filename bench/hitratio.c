@@ -38,12 +38,18 @@
  * Usage: hitratio [-h HOST] [-p PORT] [-n REQUESTS] [-k KEYS] [-s THETA] [-d VALUE_SIZE]
  *                 [-w WINDOW] [--seed S] [--warmup FRACTION] [--flushall] [--csv] [-v]
  *        hitratio --zipf-check SAMPLES [-k KEYS] [-s THETA] [--seed S]
+ *        hitratio --exact-lfu CACHE_KEYS [-n REQUESTS] [-k KEYS] [-s THETA] [--seed S]
+ *                 [--warmup FRACTION]
  *   defaults: 127.0.0.1:6379, 10000000 requests, 4000000 keys, theta 0.99, 32-byte values,
  *   window 64, seed 1, warm-up 0.5.
  *   --flushall   FLUSHALL before the run (the benchmark starts fresh servers instead)
  *   --csv        one header line and one line of figures instead of the report
  *   --zipf-check draw SAMPLES ranks without a server and compare their frequencies with the
  *                exact Zipf probabilities (validates the sampler)
+ *   --exact-lfu  replay the same trace without a server through an exact LFU cache holding
+ *                CACHE_KEYS keys (bench/exact_lfu.h) and print its hit ratios: the best any
+ *                cache holding that many keys can do on this trace (e.g. give it a server's
+ *                average key count to see what that server's policy leaves on the table)
  * Exit status: 0 when the run completed; 1 on a connection or protocol error, an error reply to
  * a GET, or a hit with the wrong value (SET errors, e.g. OOM under noeviction, are counted).
  */
@@ -60,6 +66,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "exact_lfu.h"
 
 #define KEY_LEN 16
 #define MAX_WINDOW 4096
@@ -394,6 +402,7 @@ typedef struct params {
     double warmup;
     int flushall, csv, verbose;
     uint64_t zipf_check;
+    uint64_t exact_lfu; /* --exact-lfu: keys of the exact LFU cache to replay the trace through */
 } params;
 
 typedef struct counts {
@@ -657,6 +666,32 @@ static int zipf_check(const params *pr)
     return 0;
 }
 
+/* Replays the trace through an exact LFU cache of pr->exact_lfu keys (exact_lfu.h), without a
+ * server, and prints its hit ratios: the best a cache holding that many keys can do here. */
+static int exact_lfu_run(const params *pr)
+{
+    uint32_t *trace = malloc(pr->requests * sizeof(uint32_t));
+    if (!trace)
+        die("out of memory for a trace of %llu requests", (unsigned long long)pr->requests);
+    zipf z;
+    zipf_init(&z, pr->keys, pr->theta);
+    uint64_t rng = pr->seed;
+    for (uint64_t i = 0; i < pr->requests; i++)
+        trace[i] = zipf_next(&z, &rng) - 1; /* distinct ranks are distinct keys */
+    uint64_t from = (uint64_t)((double)pr->requests * pr->warmup);
+    uint64_t all = exact_lfu(trace, pr->requests, pr->keys, pr->exact_lfu, 0);
+    uint64_t steady = exact_lfu(trace, pr->requests, pr->keys, pr->exact_lfu, from);
+    free(trace);
+    if (all == UINT64_MAX || steady == UINT64_MAX)
+        die("out of memory for the exact LFU cache");
+    printf("exact LFU holding %llu keys: hit ratio %.4f steady (last %.0f %% of the requests), "
+           "%.4f whole run; %llu requests, Zipf %g over %u keys, seed %llu\n",
+           (unsigned long long)pr->exact_lfu, (double)steady / (double)(pr->requests - from),
+           100.0 * (1.0 - pr->warmup), (double)all / (double)pr->requests,
+           (unsigned long long)pr->requests, pr->theta, pr->keys, (unsigned long long)pr->seed);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -664,7 +699,9 @@ static void usage(void)
             "[-d VALUE_SIZE]\n"
             "                [-w WINDOW] [--seed S] [--warmup FRACTION] [--flushall] [--csv] "
             "[-v]\n"
-            "       hitratio --zipf-check SAMPLES [-k KEYS] [-s THETA] [--seed S]\n");
+            "       hitratio --zipf-check SAMPLES [-k KEYS] [-s THETA] [--seed S]\n"
+            "       hitratio --exact-lfu CACHE_KEYS [-n REQUESTS] [-k KEYS] [-s THETA] "
+            "[--seed S] [--warmup F]\n");
     exit(2);
 }
 
@@ -743,12 +780,16 @@ int main(int argc, char **argv)
                 die("warm-up fraction must be in [0, 1)");
         } else if (!strcmp(a, "--zipf-check"))
             pr.zipf_check = parse_u64(v, "sample count");
+        else if (!strcmp(a, "--exact-lfu"))
+            pr.exact_lfu = parse_u64(v, "exact LFU key count");
         else
             usage();
         i += takes;
     }
     if (pr.zipf_check)
         return zipf_check(&pr);
+    if (pr.exact_lfu)
+        return exact_lfu_run(&pr);
     if (pr.requests == 0)
         die("nothing to do: 0 requests");
 

@@ -11,12 +11,9 @@
  * Prints, per policy: hit ratio over the whole run and over its second half (steady state),
  * keys held and memory used at the end, their averages over the second half (sampled every
  * 10,000 requests; memory as a share of the ceiling), and "exact lfu": the steady hit ratio of
- * an exact LFU cache holding that average number of keys on the same trace. That cache counts
- * every request of every key since the start (resident or not), stores every missed key and
- * evicts a key with the lowest count (the oldest such): on a trace of independent draws from a
- * fixed distribution, ranking keys by their counts is the best any cache can do from what it
- * has seen, so the gap to it is what the policy loses at its key count, and the rest is the
- * key count (bytes per key and the watermarks). Default policies: allkeys-lru allkeys-lfu
+ * an exact LFU cache holding that average number of keys on the same trace (exact_lfu.h: the
+ * best any cache of that many keys can do on such a trace, so the gap to it is what the policy
+ * loses, and the rest is the key count). Default policies: allkeys-lru allkeys-lfu
  * allkeys-s3fifo allkeys-random.
  */
 #include <math.h>
@@ -24,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exact_lfu.h"
 #include "mnemo.h"
 
 typedef struct zipf {
@@ -72,80 +70,6 @@ static uint64_t zipf_next(const zipf *z)
 static uint64_t scatter(uint64_t rank, uint64_t nkeys)
 {
     return ((rank * 0x9e3779b97f4a7c15ull) ^ (rank >> 7)) % nkeys;
-}
-
-/* Exact LFU (see the top) with `cap` keys over trace[0..n) of key ids below nids: returns the
- * hits in the second half. Resident keys are kept in one FIFO list per count (evicting from
- * the lowest non-empty one), so each request is O(1) amortised. Returns UINT64_MAX when out of
- * memory. */
-static uint64_t exact_lfu(const uint32_t *trace, uint64_t n, uint32_t nids, uint64_t cap)
-{
-    const uint32_t none = UINT32_MAX;
-    uint32_t maxc = 1;
-    while (maxc < n + 2 && maxc < (1u << 24))
-        maxc <<= 1; /* counts saturate at maxc - 1 */
-    uint32_t *cnt = calloc(nids, sizeof(uint32_t)), *nx = malloc((size_t)nids * 4),
-             *pv = malloc((size_t)nids * 4), *head = malloc((size_t)maxc * 4),
-             *tail = malloc((size_t)maxc * 4);
-    uint8_t *in = calloc(nids, 1);
-    uint64_t hits = UINT64_MAX;
-    if (!cnt || !nx || !pv || !head || !tail || !in)
-        goto out;
-    memset(head, 0xff, (size_t)maxc * 4);
-    memset(tail, 0xff, (size_t)maxc * 4);
-    hits = 0;
-    uint64_t held = 0;
-    uint32_t minc = 1;
-    for (uint64_t r = 0; r < n; r++) {
-        uint32_t x = trace[r], c;
-        if (in[x]) {
-            hits += r >= n / 2;
-            c = cnt[x]; /* unlink from its count's list */
-            if (pv[x] != none)
-                nx[pv[x]] = nx[x];
-            else
-                head[c] = nx[x];
-            if (nx[x] != none)
-                pv[nx[x]] = pv[x];
-            else
-                tail[c] = pv[x];
-        } else {
-            if (held == cap) {
-                while (head[minc] == none)
-                    minc++;
-                uint32_t v = head[minc];
-                head[minc] = nx[v];
-                if (nx[v] != none)
-                    pv[nx[v]] = none;
-                else
-                    tail[minc] = none;
-                in[v] = 0;
-                held--;
-            }
-            in[x] = 1;
-            held++;
-        }
-        if (cnt[x] < maxc - 1)
-            cnt[x]++;
-        c = cnt[x]; /* link at the end of its new count's list */
-        nx[x] = none;
-        pv[x] = tail[c];
-        if (tail[c] != none)
-            nx[tail[c]] = x;
-        else
-            head[c] = x;
-        tail[c] = x;
-        if (c < minc)
-            minc = c;
-    }
-out:
-    free(cnt);
-    free(nx);
-    free(pv);
-    free(head);
-    free(tail);
-    free(in);
-    return hits;
 }
 
 int main(int argc, char **argv)
@@ -247,7 +171,7 @@ int main(int argc, char **argv)
         mnemo_stats s;
         mnemo_store_stats(st, &s);
         uint64_t avg_keys = samples ? (uint64_t)(sum_keys / (double)samples) : s.keys;
-        uint64_t lfu = trace ? exact_lfu(trace, requests, (uint32_t)nids, avg_keys) : UINT64_MAX;
+        uint64_t lfu = trace ? exact_lfu(trace, requests, (uint32_t)nids, avg_keys, requests / 2) : UINT64_MAX;
         char lfu_s[16] = "-";
         if (lfu != UINT64_MAX)
             snprintf(lfu_s, sizeof(lfu_s), "%.4f", (double)lfu / (double)(requests - requests / 2));
