@@ -82,3 +82,26 @@ def test_hitratio_zipf_sampler_matches_exact_probabilities():
           if line.strip().startswith(("=", "<="))]
     assert len(zs) == 14, p.stdout  # ranks 1..10, then <= 10, 100, 1000, 10000
     assert max(abs(z) for z in zs) < 4.5, p.stdout
+
+
+def exact_lfu(*args):
+    p = subprocess.run([DRIVER, "--exact-lfu", *[str(a) for a in args]], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    words = p.stdout.split()
+    return float(words[words.index("steady") - 1]), float(words[words.index("whole") - 1])
+
+
+def test_hitratio_exact_lfu_bound(run):
+    # Holding every key, the exact LFU cache is the cache that never evicts: its figures are
+    # what a server without eviction gets on the same sequential trace.
+    seq = run("-n", 3000, "-k", 10000, "-w", 1, "--seed", 7)
+    steady, whole = exact_lfu(10000, "-n", 3000, "-k", 10000, "--seed", 7)
+    assert whole == round(seq["hit_ratio"], 4)
+    assert steady == round(seq["steady_hit_ratio"], 4)
+    # one key: every request but the first hits, whatever the cache holds
+    assert exact_lfu(1, "-n", 1000, "-k", 1, "--warmup", 0) == (0.999, 0.999)
+    # fewer keys never hit more, and a cache of a tenth of a Zipf key space still hits most
+    small, _ = exact_lfu(1000, "-n", 50000, "-k", 10000, "--seed", 7)
+    big, _ = exact_lfu(3000, "-n", 50000, "-k", 10000, "--seed", 7)
+    assert 0.3 < small < big <= 1.0, (small, big)
