@@ -680,6 +680,14 @@ int journal_set_durable_cap(journal *j, uint64_t cap)
     return rc;
 }
 
+int journal_retired_full(journal *j)
+{
+    pthread_mutex_lock(&j->wmu);
+    int full = j->nretired == (int)(sizeof(j->retired) / sizeof(j->retired[0]));
+    pthread_mutex_unlock(&j->wmu);
+    return full;
+}
+
 int journal_rotate(journal *j, int fd, uint64_t size)
 {
     pthread_mutex_lock(&j->wmu);

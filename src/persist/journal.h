@@ -156,6 +156,10 @@ int journal_set_durable_cap(journal *j, uint64_t cap);
  * and closed by the log thread. Returns 0 or -1 (errno). */
 int journal_rotate(journal *j, int fd, uint64_t size);
 
+/* 1 if journal_rotate() would be refused because every slot for retired segments is taken
+ * (they wait for a sync: under everysec, up to a second). A sync empties them. */
+int journal_retired_full(journal *j);
+
 /* Logs through the configured callback. */
 void journal_logf(const mnemo_persist_config *pc, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -263,6 +263,10 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
     if (kind == SNAP_SWITCH && !p->man.has_snapshot && p->man.nlogs == 0 &&
         empty_state_locked(p) != 0)
         return MNEMO_EIO;
+    /* Rotations faster than the log thread syncs the segments they retire (everysec: once a
+     * second) would find no slot for one more: sync them now, before the stall, instead. */
+    if (kind == SNAP_ROTATE && journal_retired_full(j))
+        (void)journal_sync(j);
     uint64_t seq = p->man.seq;
     char segname[MANIFEST_NAME_MAX], tmpname[MANIFEST_NAME_MAX + 8];
     manifest_log_name(p->name, seq, segname, sizeof(segname));
@@ -298,6 +302,7 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
         }
         return MNEMO_EIO;
     }
+    manifest prev = p->man; /* to go back to if the rotation below is refused */
     p->man = m;
     if (kind == SNAP_SWITCH) {
         int rc = MNEMO_OK;
@@ -390,12 +395,27 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
         (void)pages_inherit(st->shards, st->shards_bytes, 1);
     if (pid < 0 && kind == SNAP_SWITCH)
         atomic_store(&st->journal, NULL);
+    int unrotated = kind == SNAP_ROTATE && !ok;
+    if (unrotated && ftruncate(segfd, 0) != 0)
+        journal_logf(&p->pc, MNEMO_LOG_WARNING, "Persistence: can't empty %s/%s: %s", p->dir,
+                     segname, strerror(errno));
+    /* (Not rotated, the journal goes on in the old segment, past lsn: the new segment must not
+     * keep the header that says its records start at lsn + 1. Emptied while the locks still
+     * hold every writer back, it is a torn header that recovery rewrites where it is the last
+     * segment, and a named, never written segment that it skips elsewhere; below it also
+     * leaves the manifest.) */
     unlock_all(st);
     atomic_store(&p->last_fork_us, (int64_t)((clock_monotonic_ns() - t0) / 1000u));
     close(snapfd);
     if (pid < 0) {
-        if (kind == SNAP_ROTATE && !ok)
-            close(segfd); /* not rotated: the segment stays empty and is torn-header-safe */
+        if (unrotated) {
+            close(segfd);
+            prev.seq = m.seq; /* the name is not given out twice */
+            if (manifest_write(p->dirfd, p->name, &prev) == 0) {
+                p->man = prev;
+                unlinkat(p->dirfd, segname, 0);
+            }
+        }
         if (kind == SNAP_SWITCH) {
             journal_set_durable_cap(j, JOURNAL_NO_CAP);
             atomic_store(&p->log_state, MNEMO_LOGSTATE_OFF);

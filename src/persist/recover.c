@@ -513,6 +513,14 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             return MNEMO_EIO;
         }
         uint64_t first = i == 0 ? p->man.first[0] : last + 1;
+        if (n == 0 && i < p->man.nlogs - 1) {
+            /* Named and never written: a rotation that was refused (persist.c) and could not
+             * take the name back. The next segment's first LSN still proves continuity. */
+            journal_logf(pc, MNEMO_LOG_NOTICE, "Persistence: %s/%s is empty: skipped", p->dir,
+                         fname);
+            close(fd);
+            continue;
+        }
         if (i > 0 && p->man.first[i] && p->man.first[i] != first) {
             journal_logf(pc, MNEMO_LOG_WARNING,
                          "Persistence: %s/%s starts at LSN %" PRIu64 ", expected %" PRIu64,
@@ -695,10 +703,16 @@ int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary)
             worst = 2;
             break;
         }
+        int lastseg = i == m.nlogs - 1;
+        if (n == 0 && !lastseg) {
+            journal_logf(pc, MNEMO_LOG_NOTICE, "%s/%s: empty (named, never written): skipped",
+                         pc->dir, m.logs[i]);
+            close(fd);
+            continue;
+        }
         seg_scan s;
         scan_segment(data, n, last + 1, NULL, NULL, NULL, &s);
         mapfile_close(data, n);
-        int lastseg = i == m.nlogs - 1;
         if (s.status == LREC_END) {
             journal_logf(pc, MNEMO_LOG_NOTICE, "%s/%s: ok, %" PRIu64 " records, LSN %" PRIu64
                          "..%" PRIu64 ", %zu bytes", pc->dir, m.logs[i], s.records, last + 1,

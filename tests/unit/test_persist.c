@@ -489,6 +489,73 @@ static void test_exit_without_close(void)
     rm_dir();
 }
 
+/* Rotations that come faster than the log thread syncs the segments they retire (the journal
+ * keeps four) used to be refused, and a refused rotation left the new segment with the header
+ * written for it, claiming the records that went on into the old segment: the next open
+ * refused ("segment does not start at the LSN the manifest gives"). Now the snapshot syncs
+ * the retired segments first, and a rotation refused for another reason (an I/O error) empties
+ * the new segment and takes it out of the manifest again. The child ends without closing, as a
+ * killed process would. */
+static void test_refused_rotation(void)
+{
+    new_dir();
+    int pfd[2];
+    ASSERT_EQ(pipe(pfd), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        mnemo_store *st;
+        if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
+            _exit(2);
+        long out[2] = {0, 0}; /* refused rotations, ms taken */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        char k[32];
+        for (int i = 0; i < 12; i++) {
+            int kl = snprintf(k, sizeof(k), "k%d", i);
+            if (mnemo_set(st, 0, k, (size_t)kl, "v", 1, NULL, NULL, NULL) != MNEMO_OK)
+                _exit(3);
+            if (mnemo_snapshot(st, 1) != MNEMO_OK)
+                out[0]++;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        out[1] = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (mnemo_set(st, 0, "after", 5, "x", 1, NULL, NULL, NULL) != MNEMO_OK ||
+            mnemo_log_flush(st) != MNEMO_OK)
+            _exit(4);
+        if (write(pfd[1], out, sizeof(out)) != (ssize_t)sizeof(out))
+            _exit(5);
+        _exit(0);
+    }
+    close(pfd[1]);
+    long out[2] = {0, 0};
+    ASSERT_EQ(read(pfd[0], out, sizeof(out)), (ssize_t)sizeof(out));
+    close(pfd[0]);
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    printf("  %ld of 12 rotations refused in %ld ms\n", out[0], out[1]);
+    CHECK_EQ(out[0], 0);
+    mnemo_store *st;
+    loglen = 0;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 13);
+    CHECK_EQ(mnemo_exists(st, 0, "after", 5), MNEMO_OK);
+    CHECK_EQ(mnemo_exists(st, 0, "k11", 3), MNEMO_OK);
+    /* And it goes on: a rotation now is taken, and the next open has everything too. */
+    CHECK_EQ(mnemo_snapshot(st, 1), MNEMO_OK);
+    ASSERT_EQ(mnemo_set(st, 0, "later", 5, "y", 1, NULL, NULL, NULL), MNEMO_OK);
+    mnemo_store_free(st);
+    ASSERT_EQ(open_store(MNEMO_FSYNC_EVERYSEC, &st), MNEMO_OK);
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 14);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
 /* Where the segment cannot be preallocated (here: a file size limit below the mapping
  * window), the journal writes with pwrite(2) instead, and nothing is lost. */
 static void test_unmappable_segment_uses_pwrite(void)
@@ -1072,6 +1139,7 @@ int main(void)
     TEST_RUN(test_killed_mid_copy);
     TEST_RUN(test_logged_flush_releases_memory);
     TEST_RUN(test_exit_without_close);
+    TEST_RUN(test_refused_rotation);
     TEST_RUN(test_unmappable_segment_uses_pwrite);
     TEST_RUN(test_corruption_refused_and_fixed);
     TEST_RUN(test_snapshot_files);
