@@ -395,15 +395,15 @@ static int snapshot_start_locked(mnemo_store *st, persist *p, int kind)
         (void)pages_inherit(st->shards, st->shards_bytes, 1);
     if (pid < 0 && kind == SNAP_SWITCH)
         atomic_store(&st->journal, NULL);
+    /* Not rotated, the journal goes on in the old segment, past lsn: the new segment must not
+     * keep the header that says its records start at lsn + 1. Emptied while the locks still
+     * hold every writer back, it is a torn header that recovery rewrites where it is the last
+     * segment, and a named, never written segment that it skips elsewhere; below it also
+     * leaves the manifest. */
     int unrotated = kind == SNAP_ROTATE && !ok;
     if (unrotated && ftruncate(segfd, 0) != 0)
         journal_logf(&p->pc, MNEMO_LOG_WARNING, "Persistence: can't empty %s/%s: %s", p->dir,
                      segname, strerror(errno));
-    /* (Not rotated, the journal goes on in the old segment, past lsn: the new segment must not
-     * keep the header that says its records start at lsn + 1. Emptied while the locks still
-     * hold every writer back, it is a torn header that recovery rewrites where it is the last
-     * segment, and a named, never written segment that it skips elsewhere; below it also
-     * leaves the manifest.) */
     unlock_all(st);
     atomic_store(&p->last_fork_us, (int64_t)((clock_monotonic_ns() - t0) / 1000u));
     close(snapfd);

@@ -61,7 +61,8 @@ static const cfg_def defs[] = {
     {"io-engine", T_ENGINE, 0, 0, 1, N(io_engine), "uring",
      "worker event loop: epoll, or uring (io_uring; falls back to epoll if unavailable)"},
     {"disable-thp", T_BOOL, 0, 0, 1, N(disable_thp), "no",
-     "no: the heap asks for transparent huge pages (short snapshot forks); yes: none"},
+     "no: with persistence on, the heap asks for transparent huge pages (short snapshot "
+     "forks); yes: none"},
     {"databases", T_INT, 0, 1, 1024, N(databases), "16", "number of databases"},
     {"shards", T_INT, 0, 1, 65536, N(shards), "256", "lock shards per database"},
     {"maxclients", T_INT, 1, 1, 4294967295LL, N(maxclients), "10000", "most clients at once"},

@@ -138,7 +138,6 @@ static int apply_setting(const char *name, char *err, size_t errlen)
     return 0;
 }
 
-
 /* Transparent huge pages for the heap, where the kernel gives them on request (THP "madvise").
  *
  * A snapshot is a fork(), and what fork() costs is copying the page tables: with 4 KiB pages,
