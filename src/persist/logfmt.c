@@ -152,6 +152,8 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
+const char LOGFMT_ZERO_TAIL[] = "zero-filled tail";
+
 int logfmt_next(const uint8_t *p, size_t n, uint64_t lsn, const uint8_t **payload,
                 uint32_t *plen, size_t *used, uint64_t *got_lsn, const char **why)
 {
@@ -168,7 +170,7 @@ int logfmt_next(const uint8_t *p, size_t n, uint64_t lsn, const uint8_t **payloa
      * damage. */
     if (!logfmt_check_ok(logfmt_get32(p + 16), p, 16)) {
         if (all_zero(p, n)) {
-            *why = "zero-filled tail";
+            *why = LOGFMT_ZERO_TAIL;
             return LREC_TORN;
         }
         if (all_zero(p + LOG_REC_HDR, n - LOG_REC_HDR)) {

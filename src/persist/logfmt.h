@@ -153,6 +153,10 @@ int logfmt_next(const uint8_t *p, size_t n, uint64_t lsn, const uint8_t **payloa
 /* Decodes the next op of a payload. Returns 1 (an op), 0 (end of payload), -1 (malformed). */
 int lop_next(const uint8_t **p, const uint8_t *end, lop *o);
 
+/* The `why` of an LREC_TORN that is only zeros from the record on (preallocated space the
+ * writer did not trim): the one torn tail that is acceptable in any segment (recover.c). */
+extern const char LOGFMT_ZERO_TAIL[];
+
 /* Writes all n bytes to fd (retrying short writes and EINTR). Returns 0, or -1 (errno set). */
 int logfmt_write_all(int fd, const uint8_t *p, size_t n);
 /* The same at file offset `off`. */

@@ -129,6 +129,12 @@ static void scan_segment(const uint8_t *data, size_t n, uint64_t first, rec_fn f
     }
 }
 
+/* Only preallocated zeros after the last good record (logfmt.h). */
+static int zero_tail(const seg_scan *s)
+{
+    return s->status == LREC_TORN && s->why == LOGFMT_ZERO_TAIL;
+}
+
 /* ---- applying ------------------------------------------------------------------------------ */
 
 /* Records waiting to be applied in parallel (apply_flush). */
@@ -544,8 +550,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
          * the process stopped between naming a new segment and rotating into it. Nothing is
          * lost in them; if records were (a machine crash), the next segment does not start
          * at the LSN after this one's last, and that check refuses to start. */
-        int zero_tail = s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0;
-        if (s.status == LREC_CORRUPT || (s.status == LREC_TORN && !lastseg && !zero_tail)) {
+        if (s.status == LREC_CORRUPT || (s.status == LREC_TORN && !lastseg && !zero_tail(&s))) {
             journal_logf(pc, MNEMO_LOG_WARNING,
                          "Persistence: %s/%s is corrupt at offset %zu (after LSN %" PRIu64
                          "): %s. Refusing to start; run mnemo-check to see the damage, and "
@@ -555,7 +560,7 @@ int persist_load(mnemo_store *st, persist *p, uint64_t *next_lsn, int *fd_out, u
             free(a.pend);
             return MNEMO_ECORRUPT;
         }
-        if (s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0) {
+        if (zero_tail(&s)) {
             journal_logf(pc, MNEMO_LOG_NOTICE,
                          "Persistence: %s/%s has %zu bytes of preallocated space after its "
                          "last record (offset %zu): cutting it off (the log was not closed)",
@@ -721,7 +726,7 @@ int mnemo_persist_check(const mnemo_persist_config *pc, int fix, int *summary)
             close(fd);
             continue;
         }
-        if (s.status == LREC_TORN && strcmp(s.why, "zero-filled tail") == 0) {
+        if (zero_tail(&s)) {
             /* Preallocated space the writer did not trim (it stopped without closing the
              * log): start-up cuts it off in any segment, and the next segment's first LSN
              * (checked next) says whether records are missing. */

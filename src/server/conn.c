@@ -453,6 +453,18 @@ static long long scan_header(const char **pp, const char *end, char kind)
 static int prefetch_keys(conn *c)
 {
     const char *p = c->qbuf + c->qpos, *end = c->qbuf + c->qlen;
+    /* Without pipelining the buffer holds one command: nothing to overlap, and its command
+     * lookup would be done twice. So first, over the headers alone: is there a second? */
+    long long argc0 = scan_header(&p, end, '*');
+    for (long long i = 0; i < argc0; i++) {
+        long long len = scan_header(&p, end, '$');
+        if (len < 0 || end - p < len + 2)
+            return 1;
+        p += len + 2;
+    }
+    if (argc0 < 1 || p >= end)
+        return 1;
+    p = c->qbuf + c->qpos;
     const void *key[PREFETCH_KEYS];
     size_t klen[PREFETCH_KEYS];
     int ncmd = 0, nkeys = 0;
