@@ -67,7 +67,7 @@ static uint32_t seg_id_new(arena *a)
     if (a->nsegs == ARENA_MAX_SEGS)
         return ARENA_NONE;
     if (a->nsegs == a->segs_cap) {
-        /* Steps of 1/4: the table is a byte a key on a 64 MB store (48 bytes a segment of ~80
+        /* Steps of 1/4: the table is a byte a key on a 64 MB store (64 bytes a segment of ~80
          * entries), so doubling would leave ~0.25 byte a key unused on average. */
         uint32_t ncap = a->segs_cap ? a->segs_cap + (a->segs_cap + 3) / 4 : 4;
         if (ncap > ARENA_MAX_SEGS)
@@ -162,28 +162,68 @@ uint32_t arena_oldest(arena *a, unsigned q)
     return a->q[q].oldest;
 }
 
-uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, uint8_t flags,
-                           uint64_t version, int64_t now, uint32_t *ref, uint64_t *vbase,
-                           uint32_t *size)
+/* Bytes a key shares with the learning reference, at most its length. */
+static unsigned ref_lcp(const entry_pfx *r, const void *key, uint32_t klen)
+{
+    return entry_lcp16((const uint8_t *)key, r->b, klen < r->len ? klen : r->len);
+}
+
+/* The prefix for a segment started now for `key`: the length n that saves the most bytes over
+ * the keys counted since the last segment started (n times the keys sharing at least n bytes
+ * with the reference), taken from the reference. The counts start over; when fewer than half
+ * of the keys shared the chosen prefix, the reference becomes this key (the keyspace moved on,
+ * or the reference was an odd one). */
+static void learn_prefix(arena *a, entry_pfx *out, const uint8_t *key, uint32_t klen)
+{
+    uint64_t total = 0, at_least = 0, best = 0, best_n = 0;
+    unsigned len = 0;
+    for (unsigned n = 0; n <= ENT_PFX_MAX; n++)
+        total += a->lcp_count[n];
+    for (unsigned n = ENT_PFX_MAX; n >= 1; n--) {
+        at_least += a->lcp_count[n];
+        if (at_least * n > best) {
+            best = at_least * n;
+            best_n = at_least;
+            len = n;
+        }
+    }
+    out->len = (uint8_t)len;
+    memcpy(out->b, a->ref.b, ENT_PFX_MAX);
+    memset(a->lcp_count, 0, sizeof(a->lcp_count));
+    if (best_n * 2 <= total) {
+        a->ref.len = (uint8_t)(klen < ENT_PFX_MAX ? klen : ENT_PFX_MAX);
+        memset(a->ref.b, 0, ENT_PFX_MAX);
+        if (a->ref.len) /* (an empty key may come as NULL) */
+            memcpy(a->ref.b, key, a->ref.len);
+    }
+}
+
+uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen, uint32_t vlen,
+                           uint8_t flags, uint64_t version, int64_t now, arena_place *pl)
 {
     uint32_t id = a->q[q].head;
+    size_t sz;
     if (id != ARENA_NONE) {
         arena_seg *s = &a->segs[id];
-        size_t sz = entry_size(klen, vlen, flags, version, s->vbase);
+        unsigned plen = entry_pfx_use(&s->pfx, key, klen);
+        sz = entry_size(klen, vlen, flags, version, s->vbase, plen);
         if (sz <= ARENA_LARGE && s->cap - s->used >= sz) {
             uint32_t off = s->used;
             s->used += (uint32_t)sz;
             s->live += (uint32_t)sz;
             a->small_live += sz;
             a->live_bytes += sz;
-            *ref = id << 16 | off;
-            *vbase = s->vbase;
-            *size = (uint32_t)sz;
+            a->lcp_count[ref_lcp(&a->ref, key, klen)]++;
+            pl->ref = id << 16 | off;
+            pl->vbase = s->vbase;
+            pl->plen = plen;
+            pl->size = (uint32_t)sz;
             return s->base + off;
         }
     }
     /* A new segment, based at this version (so the delta is 0, one byte). */
-    size_t sz = entry_size(klen, vlen, flags, version, version);
+    sz = entry_size(klen, vlen, flags, version, version, 0);
+    entry_pfx pfx = {0};
     if (sz > ARENA_LARGE) {
         if (sz > UINT32_MAX)
             return NULL;
@@ -203,17 +243,23 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, u
             return NULL;
         seal_head(a, q);
         a->q[q].head = id;
+        learn_prefix(a, &pfx, key, klen);
+        a->lcp_count[ref_lcp(&a->ref, key, klen)]++;
     }
     arena_seg *s = &a->segs[id];
+    s->pfx = pfx;
+    unsigned plen = entry_pfx_use(&pfx, key, klen);
+    sz = entry_size(klen, vlen, flags, version, version, plen);
     s->vbase = version;
     s->used = (uint32_t)sz;
     s->live = (uint32_t)sz;
     if (!s->large)
         a->small_live += sz;
     a->live_bytes += sz;
-    *ref = id << 16;
-    *vbase = version;
-    *size = (uint32_t)sz;
+    pl->ref = id << 16;
+    pl->vbase = version;
+    pl->plen = plen;
+    pl->size = (uint32_t)sz;
     return s->base;
 }
 

@@ -8,7 +8,9 @@
  *     ref = segment id << 16 | byte offset in the segment        (so segments are <= 64 KiB)
  *
  * which is what the index stores: 4 bytes per key instead of an 8-byte pointer, and no
- * per-entry malloc header or size-class rounding. Dead entries (overwritten or deleted) stay in
+ * per-entry malloc header or size-class rounding. Each small segment has a key prefix of its
+ * own (learned from the shard's recent keys when the segment starts, arena_alloc_entry()) that
+ * the keys of its entries may leave out (entry.h). Dead entries (overwritten or deleted) stay in
  * their segment, unchanged (the index no longer points at them), until the segment is freed: at once when its last live entry
  * dies, or when compaction copies its live entries to the head (arena_pick_victim() chooses the
  * sealed segment with the most garbage; the shard moves the entries and fixes the index).
@@ -28,6 +30,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "engine/entry.h"
 
 #define ARENA_SEG_MAX (64u * 1024)   /* largest small segment; offsets fit in 16 bits */
 #define ARENA_SEG_MIN (4u * 1024)
@@ -49,7 +53,8 @@ typedef struct arena_seg {
     uint8_t large; /* 1 if it holds one large entry */
     uint8_t queue; /* ARENA_Q_SMALL or ARENA_Q_MAIN */
     uint8_t sealed;/* 1 once linked into its queue (a head is not, until sealed) */
-} arena_seg;
+    entry_pfx pfx; /* the key prefix its entries may leave out (entry.h); fixed when started */
+} arena_seg;      /* 64 bytes */
 
 typedef struct arena_queue {
     uint32_t head;       /* small segment entries are appended to, or ARENA_NONE */
@@ -69,6 +74,11 @@ typedef struct arena {
     uint64_t small_cap;  /* sum of cap over small segments */
     uint64_t small_live; /* sum of live over small segments */
     uint64_t live_bytes; /* bytes of live entries, small and large */
+    /* Learning the prefix the next segments get: keys written to small segments are compared
+     * with a reference key, and lcp_count[n] counts those sharing exactly n bytes with it
+     * (arena_alloc_entry). */
+    entry_pfx ref;
+    uint32_t lcp_count[ENT_PFX_MAX + 1];
 } arena;
 
 void arena_init(arena *a);
@@ -84,19 +94,38 @@ static inline uint64_t arena_vbase(const arena *a, uint32_t ref)
     return a->segs[ref >> 16].vbase;
 }
 
+static inline const entry_pfx *arena_pfx(const arena *a, uint32_t ref)
+{
+    return &a->segs[ref >> 16].pfx;
+}
+
+/* Decodes the entry at ref. */
+static inline void arena_decode(const arena *a, uint32_t ref, entry *e)
+{
+    const arena_seg *s = &a->segs[ref >> 16];
+    entry_decode(s->base + (ref & 0xffff), s->vbase, &s->pfx, e);
+}
+
 static inline unsigned arena_queue_of(const arena *a, uint32_t ref)
 {
     return a->segs[ref >> 16].queue;
 }
 
-/* Reserves room in queue `q` for a new live entry with these lengths, flags (entry.h) and
- * version; sets *ref, *vbase (the base to encode the version against) and *size (the entry's
- * size, as entry_size()). A segment started for it takes `version` as its base and `now` as its
- * birth time. NULL on allocation failure. (A segment being compacted or evicted is sealed, so
- * it is never the head that entries are appended to.) */
-uint8_t *arena_alloc_entry(arena *a, unsigned q, uint32_t klen, uint32_t vlen, uint8_t flags,
-                           uint64_t version, int64_t now, uint32_t *ref, uint64_t *vbase,
-                           uint32_t *size);
+/* Where arena_alloc_entry() put an entry, and how to encode it there (entry_init()). */
+typedef struct arena_place {
+    uint32_t ref;
+    uint32_t size;  /* the entry's size, as entry_size() */
+    uint64_t vbase; /* the base to encode the version against */
+    unsigned plen;  /* key bytes the segment's prefix holds (entry_pfx_use()) */
+} arena_place;
+
+/* Reserves room in queue `q` for a new live entry with this key, value length, flags (entry.h)
+ * and version; fills *pl. A segment started for it takes `version` as its base, `now` as its
+ * birth time and the learned key prefix. NULL on allocation failure. (A segment being
+ * compacted or evicted is sealed, so it is never the head that entries are appended to.)
+ * The segment table may move: pointers into it (arena_pfx()) are valid until the next call. */
+uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen, uint32_t vlen,
+                           uint8_t flags, uint64_t version, int64_t now, arena_place *pl);
 
 /* The oldest segment of queue q, sealing its head first if it has no sealed segment (so that
  * eviction can take it); ARENA_NONE if the queue is empty. */

@@ -175,7 +175,7 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
             compressed |= l.e.flags & ENT_COMPRESSED;
             if ((rc = entry_value(&l.e, &p, &len)))
                 break;
-            mnemo_item it = {l.e.key, l.e.klen, p, len, entry_version(&l.e),
+            mnemo_item it = {keys[i].key, l.e.klen, p, len, entry_version(&l.e),
                              entry_expire_at(&l.e), l.e.vlen};
             fn(ctx, i, &it);
         } else {
@@ -286,11 +286,13 @@ struct scan_ctx {
 static int scan_visit(void *arg, const entry *e)
 {
     struct scan_ctx *c = arg;
-    if (c->pat && !glob_match(c->pat, c->plen, (const char *)e->key, e->klen, 0))
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    const uint8_t *key = entry_key(e, kb);
+    if (c->pat && !glob_match(c->pat, c->plen, (const char *)key, e->klen, 0))
         return 0;
     c->n++;
     if (c->mode == SCAN_REPORT && c->fn)
-        c->fn(c->ctx, e->key, e->klen);
+        c->fn(c->ctx, key, e->klen);
     return c->mode == SCAN_DELETE;
 }
 

@@ -1,11 +1,11 @@
 /*
  * entry.h — the byte layout of one key-value entry, as it lies in a shard's arena.
  *
- *   +-------+-------+--------+--------+-----------+-------------+---------+-----------+
- *   | head  | [ext] | [klen] | vlen   | version   | expire_at   | key     | value     |
- *   | 1 B   | 0-1 B | varint | varint | varint    | 8 B, only   | klen B  | vlen B    |
- *   |       |       | 0-5 B  | 1-5 B  | 1-10 B    | if ENT_TTL  |         |           |
- *   +-------+-------+--------+--------+-----------+-------------+---------+-----------+
+ *   +-------+-------+--------+----------+-----------+-------------+------------+-----------+
+ *   | head  | [ext] | [klen] | vlen, P  | version   | expire_at   | key        | value     |
+ *   | 1 B   | 0-1 B | varint | varint   | varint    | 8 B, only   | klen B, or | vlen B    |
+ *   |       |       | 0-5 B  | 1-5 B    | 1-10 B    | if ENT_TTL  | klen - L B |           |
+ *   +-------+-------+--------+----------+-----------+-------------+------------+-----------+
  *
  * The head byte:   bits 7-6  access frequency (0-3), what the eviction policies read (evict.c)
  *                  bit  5    ENT_TTL: an expiration time is present
@@ -16,6 +16,14 @@
  * length and the policy's counter together; compressed or typed values (large by nature) pay
  * one or two bytes more. The frequency bits change in place on reads (under the shard lock);
  * every other byte of an entry is immutable once written, except expire_at (TTL updates).
+ *
+ * The second varint is vlen << 1 | P. With P set, the key's first L bytes are not stored: they
+ * are the prefix of the segment the entry lies in (entry_pfx, L = its len, 1-15), and only the
+ * rest of the key follows (klen, in the head or its varint, is still the whole key's length).
+ * Keys in a keyspace share prefixes ("user:", "session:", "key:00"), so a 16-byte key often
+ * keeps 6-10 bytes; P costs nothing below 64-byte values (vlen 0-63 still fits one byte).
+ * Only keys of up to ENT_PFX_KEY_MAX bytes are stored this way, so that a whole key can always
+ * be rebuilt in a small buffer (entry_key()).
  *
  * The version is stored relative to vbase, the version its segment started with (arena.h),
  * split the way the clock builds it (Unix ms << 16 | logical counter, util/clock.h):
@@ -31,7 +39,8 @@
  * have come from this clock).
  *
  * Entries are packed back to back with no alignment or padding (fields are read with memcpy),
- * so a 16-byte key with a 32-byte value and no TTL takes 51-55 bytes. Entries are never resized
+ * so a 16-byte key with a 32-byte value and no TTL takes 51-55 bytes, 6 fewer with a 6-byte
+ * prefix. Entries are never resized
  * in place: a write that changes the size appends a new entry and leaves the old bytes as they
  * were; whether an entry is live is known from the index alone (compaction asks it), so no
  * header bit is spent on it.
@@ -59,18 +68,86 @@ enum {
     ENT_FLAGS = ENT_TTL | ENT_EXT_FLAGS,
 };
 
+#define ENT_PFX_MAX 15      /* longest segment prefix */
+#define ENT_PFX_KEY_MAX 64  /* longest key stored after a prefix (what entry_key() needs) */
+
+/* A segment's key prefix: the first `len` bytes of the keys its P entries leave out. */
+typedef struct entry_pfx {
+    uint8_t len; /* 0: the segment has none */
+    uint8_t b[ENT_PFX_MAX];
+} entry_pfx;
+
 /* A decoded entry: pointers into the arena, valid while the shard lock is held and until the
- * next write to the shard. */
+ * next write to the shard. The key is pfx[0..plen) followed by key[0..klen - plen): use
+ * entry_key() or entry_key_eq() rather than `key` alone. */
 typedef struct entry {
     uint8_t *base;
     uint8_t flags;         /* ENT_TTL | ENT_COMPRESSED | ENT_TYPED */
-    uint32_t klen, vlen;
+    uint8_t plen;          /* key bytes taken from the segment's prefix (0 if not P) */
+    uint32_t klen, vlen;   /* klen: the whole key */
     uint64_t version;
     uint8_t *exp;  /* 8 bytes, or NULL without ENT_TTL */
-    uint8_t *key;
+    uint8_t *key;  /* the stored part of the key: klen - plen bytes */
     uint8_t *val;
     uint32_t size; /* whole entry, header included */
+    uint8_t pfx[ENT_PFX_MAX]; /* a copy (the segment table may move when the arena grows) */
 } entry;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ENT_FIRST_DIFF(x) ((unsigned)__builtin_clzll(x) / 8) /* index of the first unequal byte */
+#else
+#define ENT_FIRST_DIFF(x) ((unsigned)__builtin_ctzll(x) / 8)
+#endif
+
+/* The length of the common prefix of a[0..n) and b[0..n), n <= 16, with word loads (two that
+ * overlap from 8 bytes up) instead of a call to memcmp: prefixes are short and compared on
+ * every write and every prefixed lookup. */
+static inline unsigned entry_lcp16(const uint8_t *a, const uint8_t *b, unsigned n)
+{
+    if (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return ENT_FIRST_DIFF(x ^ y);
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y ? n : n - 8 + ENT_FIRST_DIFF(x ^ y);
+    }
+    unsigned i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* How many of the key's bytes a segment with prefix p leaves out: p->len if the key starts
+ * with the prefix (and is short enough to be rebuilt in a small buffer), else 0. */
+static inline unsigned entry_pfx_use(const entry_pfx *p, const void *key, size_t klen)
+{
+    if (!p || !p->len || klen < p->len || klen > ENT_PFX_KEY_MAX ||
+        entry_lcp16((const uint8_t *)key, p->b, p->len) != p->len)
+        return 0;
+    return p->len;
+}
+
+/* The whole key: e->key itself, or the prefix and the stored rest assembled in buf (which has
+ * at least ENT_PFX_KEY_MAX bytes). */
+static inline const uint8_t *entry_key(const entry *e, uint8_t *buf)
+{
+    if (!e->plen)
+        return e->key;
+    memcpy(buf, e->pfx, ENT_PFX_MAX); /* a fixed size is inlined; the rest overwrites it */
+    memcpy(buf + e->plen, e->key, e->klen - e->plen);
+    return buf;
+}
+
+/* Whether the entry's key is key[0..klen). */
+static inline int entry_key_eq(const entry *e, const void *key, size_t klen)
+{
+    const uint8_t *k = (const uint8_t *)key;
+    return e->klen == klen && (e->plen == 0 || entry_lcp16(k, e->pfx, e->plen) == e->plen) &&
+           (klen == e->plen || memcmp(k + e->plen, e->key, klen - e->plen) == 0);
+}
 
 static inline size_t entry_varint_len(uint32_t v)
 {
@@ -131,17 +208,18 @@ static inline size_t entry_vsize(uint64_t version, uint64_t vbase)
            (c < 3 ? 0 : entry_varint_len((uint32_t)c - 3));
 }
 
-/* Size of an entry with these lengths, flags (ENT_FLAGS), version and segment base. */
+/* Size of an entry with these lengths, flags (ENT_FLAGS), version and segment base, leaving out
+ * plen bytes of the key (entry_pfx_use()). */
 static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint8_t flags, uint64_t version,
-                                uint64_t vbase)
+                                uint64_t vbase, unsigned plen)
 {
     size_t head = 1;
     if (flags & ENT_EXT_FLAGS)
         head += 1 + entry_varint_len(klen);
     else if (klen >= ENT_KLEN_VAR)
         head += entry_varint_len(klen);
-    return head + entry_varint_len(vlen) + entry_vsize(version, vbase) +
-           ((flags & ENT_TTL) ? 8 : 0) + klen + vlen;
+    return head + entry_varint_len(vlen << 1 | (plen != 0)) + entry_vsize(version, vbase) +
+           ((flags & ENT_TTL) ? 8 : 0) + klen - plen + vlen;
 }
 
 /* The access frequency the eviction policies keep in the head byte (0..ENT_FREQ_MAX). */
@@ -175,8 +253,9 @@ static inline void entry_store64(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
-/* Decodes the entry at p, which lies in a segment whose version base is vbase. */
-static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
+/* Decodes the entry at p, which lies in a segment whose version base is vbase and whose prefix
+ * is pfx. */
+static inline void entry_decode(uint8_t *p, uint64_t vbase, const entry_pfx *pfx, entry *e)
 {
     const uint8_t *q = p + 1;
     e->base = p;
@@ -188,6 +267,12 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
         q = entry_varint_get(q, &e->klen);
     }
     q = entry_varint_get(q, &e->vlen);
+    e->plen = 0;
+    if (e->vlen & 1) {
+        e->plen = pfx->len;
+        memcpy(e->pfx, pfx->b, ENT_PFX_MAX);
+    }
+    e->vlen >>= 1;
     uint64_t z = 0;
     unsigned shift = 0;
     while (*q & 0x80) {
@@ -209,16 +294,17 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, entry *e)
         e->exp = NULL;
     }
     e->key = (uint8_t *)q;
-    e->val = (uint8_t *)q + e->klen;
+    e->val = (uint8_t *)q + e->klen - e->plen;
     e->size = (uint32_t)(e->val + e->vlen - p);
 }
 
 /* Writes the header and key of a new entry at p (which has entry_size() bytes, for the same
- * flags, version and vbase), with access frequency 0; fills *e. The value bytes are the
+ * flags, version, vbase and plen), with access frequency 0; fills *e. plen is 0 or
+ * entry_pfx_use(pfx, key, klen) for the prefix of p's segment. The value bytes are the
  * caller's to write, at e->val. ENT_TTL is taken from expire_at, not from flags. */
 static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
-                              uint32_t vlen, uint64_t version, uint64_t vbase, int64_t expire_at,
-                              entry *e)
+                              uint32_t vlen, uint64_t version, uint64_t vbase,
+                              const entry_pfx *pfx, unsigned plen, int64_t expire_at, entry *e)
 {
     uint8_t *q = p;
     flags &= ENT_FLAGS;
@@ -236,7 +322,7 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
     } else {
         *q++ = (uint8_t)((flags & ENT_TTL) | klen);
     }
-    q = entry_varint_put(q, vlen);
+    q = entry_varint_put(q, vlen << 1 | (plen != 0));
     uint64_t z = entry_vcode(version, vbase);
     int more = (z & 3) == 3;
     while (z >= 0x80) {
@@ -250,9 +336,9 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
         entry_store64(q, (uint64_t)expire_at);
         q += 8;
     }
-    if (klen)
-        memcpy(q, key, klen);
-    entry_decode(p, vbase, e);
+    if (klen > plen)
+        memcpy(q, (const uint8_t *)key + plen, klen - plen);
+    entry_decode(p, vbase, pfx, e);
 }
 
 static inline uint64_t entry_version(const entry *e)

@@ -120,9 +120,10 @@ static unsigned fifo_slice(shard *sh, op *o, int policy)
     while (a->segs[id].base && off < a->segs[id].used) {
         entry e;
         uint32_t ref = id << 16 | off;
-        entry_decode(arena_ptr(a, ref), arena_vbase(a, ref), &e);
+        arena_decode(a, ref, &e);
         off += e.size;
-        uint64_t h = hash_bytes(e.key, e.klen);
+        uint8_t kb[ENT_PFX_KEY_MAX];
+        uint64_t h = hash_bytes(entry_key(&e, kb), e.klen);
         loc l;
         if (!shard_slot_of_ref(sh, h, ref, &l.t, &l.slot))
             continue;

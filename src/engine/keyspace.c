@@ -215,7 +215,8 @@ int mnemo_random_key(mnemo_store *st, unsigned db, mnemo_value *key)
                 store_unlock(st, idx);
                 return MNEMO_ENOMEM;
             }
-            memcpy(key->data, l.e.key, l.e.klen);
+            uint8_t kb[ENT_PFX_KEY_MAX];
+            memcpy(key->data, entry_key(&l.e, kb), l.e.klen);
             ((char *)key->data)[l.e.klen] = 0;
             key->len = l.e.klen;
             key->version = entry_version(&l.e);

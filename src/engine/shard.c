@@ -79,12 +79,13 @@ uint64_t shard_keys(const shard *sh)
 
 static inline void decode_ref(const shard *sh, uint32_t ref, entry *e)
 {
-    entry_decode(arena_ptr(&sh->ar, ref), arena_vbase(&sh->ar, ref), e);
+    arena_decode(&sh->ar, ref, e);
 }
 
 static inline uint64_t entry_hash(const entry *e)
 {
-    return hash_bytes(e->key, e->klen);
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    return hash_bytes(entry_key(e, kb), e->klen);
 }
 
 /* Keeps the count and deadline sum of entries with a TTL: a deadline old_at becomes new_at
@@ -262,7 +263,7 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
             (b[0] & ENT_KLEN_MASK) != ENT_KLEN_EXT)
             continue; /* (an extension byte moves the length out of the head) */
         decode_ref(sh, ref, &l->e);
-        if (l->e.klen == klen && (klen == 0 || memcmp(l->e.key, key, klen) == 0)) {
+        if (entry_key_eq(&l->e, key, klen)) {
             l->t = t;
             l->slot = s;
             l->ref = ref;
@@ -363,26 +364,29 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
 
     if (l->t && !v->aliases_old) {
         vb = arena_vbase(&sh->ar, l->ref);
-        in_place = entry_size((uint32_t)klen, (uint32_t)vlen, flags, ver, vb) == l->e.size;
+        in_place = entry_size((uint32_t)klen, (uint32_t)vlen, flags, ver, vb, l->e.plen) ==
+                   l->e.size;
     }
     if (in_place) {
         /* Same size: rewrite in place, no garbage (counters, fixed-size values). */
         comp_track(sh, &l->e, -1);
-        entry_init(l->e.base, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at,
-                   &e);
+        entry_init(l->e.base, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb,
+                   arena_pfx(&sh->ar, l->ref), l->e.plen, expire_at, &e);
         entry_set_freq(e.base, freq);
         vsrc_copy(e.val, v);
     } else {
-        uint32_t ref, size;
+        arena_place pl;
         unsigned q = l->t ? arena_queue_of(&sh->ar, l->ref) : evict_admit_queue(o->st, sh, h);
-        uint8_t *p = arena_alloc_entry(&sh->ar, q, (uint32_t)klen, (uint32_t)vlen, flags, ver,
-                                       op_now(o), &ref, &vb, &size);
+        uint8_t *p = arena_alloc_entry(&sh->ar, q, key, (uint32_t)klen, (uint32_t)vlen, flags,
+                                       ver, op_now(o), &pl);
         if (!p) {
             if (v == &cv)
                 compress_scratch_trim();
             return MNEMO_ENOMEM;
         }
-        entry_init(p, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, vb, expire_at, &e);
+        uint32_t ref = pl.ref;
+        entry_init(p, flags, key, (uint32_t)klen, (uint32_t)vlen, ver, pl.vbase,
+                   arena_pfx(&sh->ar, ref), pl.plen, expire_at, &e);
         entry_set_freq(p, freq);
         vsrc_copy(e.val, v);
         if (l->t) {
@@ -421,9 +425,11 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
 
 void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
 {
-    store_event(o->st, ev, o->db, l->e.key, l->e.klen, entry_version(&l->e));
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    const uint8_t *key = entry_key(&l->e, kb);
+    store_event(o->st, ev, o->db, key, l->e.klen, entry_version(&l->e));
     if (o->st->journal)
-        journal_del(o->st->journal, o->db, l->e.key, l->e.klen, ev == MNEMO_EVENT_DEL);
+        journal_del(o->st->journal, o->db, key, l->e.klen, ev == MNEMO_EVENT_DEL);
     ttl_track(sh, entry_expire_at(&l->e), 0);
     comp_track(sh, &l->e, -1);
     table_remove(l->t, l->slot);
@@ -442,28 +448,30 @@ void shard_remove(shard *sh, op *o, loc *l, mnemo_event ev)
 int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
 {
     entry *old = &l->e;
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    const uint8_t *key = entry_key(old, kb);
     if (at > 0 && old->exp) {
         ttl_track(sh, entry_expire_at(old), at);
         entry_store64(old->exp, (uint64_t)at);
         (void)expheap_push(&sh->heap, at, h);
         if (o->st->journal)
-            journal_expire(o->st->journal, o->db, old->key, old->klen, at);
+            journal_expire(o->st->journal, o->db, key, old->klen, at);
         shard_count_change(sh);
         return MNEMO_OK;
     }
     if (at <= 0 && !old->exp)
         return MNEMO_OK;
     /* Adding or dropping the 8-byte field changes the entry's size: rewrite it. */
-    uint32_t ref, size;
-    uint64_t vb;
+    arena_place pl;
     uint8_t flags = (uint8_t)((old->flags & ~ENT_TTL) | (at > 0 ? ENT_TTL : 0));
-    uint8_t *p = arena_alloc_entry(&sh->ar, arena_queue_of(&sh->ar, l->ref), old->klen,
-                                   old->vlen, flags, entry_version(old), op_now(o),
-                                   &ref, &vb, &size);
+    uint8_t *p = arena_alloc_entry(&sh->ar, arena_queue_of(&sh->ar, l->ref), key, old->klen,
+                                   old->vlen, flags, entry_version(old), op_now(o), &pl);
     if (!p)
         return MNEMO_ENOMEM;
+    uint32_t ref = pl.ref;
     entry e;
-    entry_init(p, flags, old->key, old->klen, old->vlen, entry_version(old), vb, at, &e);
+    entry_init(p, flags, key, old->klen, old->vlen, entry_version(old), pl.vbase,
+               arena_pfx(&sh->ar, ref), pl.plen, at, &e);
     entry_set_freq(p, entry_freq(old->base));
     memcpy(e.val, old->val, old->vlen);
     ttl_track(sh, entry_expire_at(old), at);
@@ -472,7 +480,7 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     if (at > 0)
         (void)expheap_push(&sh->heap, at, h);
     if (o->st->journal)
-        journal_expire(o->st->journal, o->db, e.key, e.klen, at);
+        journal_expire(o->st->journal, o->db, key, e.klen, at);
     shard_count_change(sh);
     l->t = NULL;
     return MNEMO_OK;
@@ -504,14 +512,17 @@ int shard_slot_of_ref(shard *sh, uint64_t h, uint32_t ref, table **t, uint32_t *
 int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t slot,
                      unsigned q, unsigned freq, int64_t now)
 {
-    uint32_t nref, size;
-    uint64_t vb;
-    uint8_t *p = arena_alloc_entry(&sh->ar, q, e->klen, e->vlen, e->flags, e->version, now,
-                                   &nref, &vb, &size);
+    arena_place pl;
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    const uint8_t *key = entry_key(e, kb);
+    uint8_t *p = arena_alloc_entry(&sh->ar, q, key, e->klen, e->vlen, e->flags, e->version, now,
+                                   &pl);
     if (!p)
         return MNEMO_ENOMEM;
-    entry ne; /* re-encoded: the version against the new segment's base */
-    entry_init(p, e->flags, e->key, e->klen, e->vlen, e->version, vb, entry_expire_at(e), &ne);
+    uint32_t nref = pl.ref;
+    entry ne; /* re-encoded: the version against the new segment's base, the key its prefix */
+    entry_init(p, e->flags, key, e->klen, e->vlen, e->version, pl.vbase,
+               arena_pfx(&sh->ar, nref), pl.plen, entry_expire_at(e), &ne);
     entry_set_freq(p, freq);
     memcpy(ne.val, e->val, e->vlen);
     table_refs(t)[slot] = nref;

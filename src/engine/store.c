@@ -677,13 +677,13 @@ out_unlocked:
 }
 
 /* mnemo_get_with() of a compressed value: fn sees it decompressed, in this thread's buffer. */
-static int read_compressed(const entry *e, mnemo_read_fn fn, void *ctx)
+static int read_compressed(const entry *e, const void *key, mnemo_read_fn fn, void *ctx)
 {
     const uint8_t *p;
     size_t n;
     int rc = entry_value(e, &p, &n);
     if (rc == MNEMO_OK) {
-        mnemo_item it = {e->key, e->klen, p, n, entry_version(e), entry_expire_at(e), e->vlen};
+        mnemo_item it = {key, e->klen, p, n, entry_version(e), entry_expire_at(e), e->vlen};
         fn(ctx, &it);
     }
     compress_scratch_trim();
@@ -707,11 +707,11 @@ int mnemo_get_with(mnemo_store *st, unsigned db, const void *key, size_t klen, m
     rc = found ? MNEMO_OK : MNEMO_ENOTFOUND;
     if (found && fn) {
         if (!(l.e.flags & ENT_COMPRESSED)) {
-            mnemo_item it = {l.e.key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
+            mnemo_item it = {key, l.e.klen, l.e.val, l.e.vlen, entry_version(&l.e),
                              entry_expire_at(&l.e), l.e.vlen};
             fn(ctx, &it);
         } else {
-            rc = read_compressed(&l.e, fn, ctx);
+            rc = read_compressed(&l.e, key, fn, ctx);
         }
     }
     unlock_shard(st, sh);

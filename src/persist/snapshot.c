@@ -65,7 +65,7 @@ int snapshot_write(mnemo_store *st, int fd, uint64_t lsn)
                     continue;
                 uint32_t ref = table_refs(ts[t])[s];
                 entry e;
-                entry_decode(arena_ptr(&sh->ar, ref), arena_vbase(&sh->ar, ref), &e);
+                arena_decode(&sh->ar, ref, &e);
                 int64_t at = entry_expire_at(&e);
                 /* Values as written: a compressed one is decompressed (into this thread's
                  * buffer, valid until the next entry). */
@@ -87,7 +87,8 @@ int snapshot_write(mnemo_store *st, int fd, uint64_t lsn)
                 p += 8;
                 p = logfmt_vput(p, (uint64_t)at);
                 p = logfmt_vput(p, e.klen);
-                memcpy(p, e.key, e.klen);
+                uint8_t kb[ENT_PFX_KEY_MAX];
+                memcpy(p, entry_key(&e, kb), e.klen);
                 p += e.klen;
                 p = logfmt_vput(p, vlen);
                 memcpy(p, val, vlen);

@@ -1,4 +1,7 @@
 /* Unit tests for engine/arena and engine/entry: layout, refs, release, victims, accounting. */
+#include <stdio.h>
+#include <string.h>
+
 #include "engine/arena.h"
 #include "engine/entry.h"
 #include "test.h"
@@ -10,55 +13,55 @@ static void test_entry_layout(void)
     uint64_t base = 1700000000000ull << 16;
     /* Head byte with the key length, vlen, and the version in one byte (entry.h): the same
      * millisecond as the base with a counter of 0-2, or up to 15 ms later: 1+1+1+16+32. */
-    CHECK_EQ(entry_size(16, 32, 0, base, base), 51);
-    CHECK_EQ(entry_size(16, 32, 0, base + 2, base), 51);
-    CHECK_EQ(entry_size(16, 32, 0, base + (15ull << 16) + 2, base), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base, base, 0), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base + 2, base, 0), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base + (15ull << 16) + 2, base, 0), 51);
     /* A counter of 3 and more follows as a varint of its own. */
-    CHECK_EQ(entry_size(16, 32, 0, base + 3, base), 52);
-    CHECK_EQ(entry_size(16, 32, 0, base + 130, base), 52);
-    CHECK_EQ(entry_size(16, 32, 0, base + 131, base), 53);
+    CHECK_EQ(entry_size(16, 32, 0, base + 3, base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + 130, base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + 131, base, 0), 53);
     /* 16 ms later: zigzag 32 << 2 = 128, two bytes; a second later still two; an hour, four. */
-    CHECK_EQ(entry_size(16, 32, 0, base + (16ull << 16), base), 52);
-    CHECK_EQ(entry_size(16, 32, 0, base + (1000ull << 16), base), 52);
-    CHECK_EQ(entry_size(16, 32, 0, base + (3600000ull << 16), base), 54);
-    CHECK_EQ(entry_size(16, 32, ENT_TTL, base, base), 59);
+    CHECK_EQ(entry_size(16, 32, 0, base + (16ull << 16), base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + (1000ull << 16), base, 0), 52);
+    CHECK_EQ(entry_size(16, 32, 0, base + (3600000ull << 16), base, 0), 54);
+    CHECK_EQ(entry_size(16, 32, ENT_TTL, base, base, 0), 59);
     /* Older than the base (compaction moving an old entry): zigzag keeps it small. */
-    CHECK_EQ(entry_size(16, 32, 0, base - (1ull << 16), base), 51);
+    CHECK_EQ(entry_size(16, 32, 0, base - (1ull << 16), base, 0), 51);
     /* Any 64-bit version round-trips, whatever its base. */
     uint64_t odd[] = {0, 1, 0xffff, 0x10000, UINT64_MAX, UINT64_MAX - 0x1ffff, base - 1,
                       base + 0xfffe, 1ull << 63};
     for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
         uint64_t bases[] = {base, 0, UINT64_MAX, odd[i]};
         for (size_t j = 0; j < 4; j++) {
-            size_t sz = entry_size(3, 1, 0, odd[i], bases[j]);
+            size_t sz = entry_size(3, 1, 0, odd[i], bases[j], 0);
             CHECK(sz <= 1 + 1 + 8 + 3 + 3 + 1);
-            entry_init(buf, 0, "abc", 3, 1, odd[i], bases[j], 0, &e);
+            entry_init(buf, 0, "abc", 3, 1, odd[i], bases[j], NULL, 0, 0, &e);
             CHECK_EQ(e.size, sz);
             CHECK_U64_EQ(e.version, odd[i]);
         }
     }
     /* Keys of 30 bytes and more: the length follows the head as a varint. */
-    CHECK_EQ(entry_size(29, 1, 0, base, base), 1 + 1 + 1 + 29 + 1);
-    CHECK_EQ(entry_size(30, 1, 0, base, base), 1 + 1 + 1 + 1 + 30 + 1);
-    CHECK_EQ(entry_size(31, 1, 0, base, base), 1 + 1 + 1 + 1 + 31 + 1);
+    CHECK_EQ(entry_size(29, 1, 0, base, base, 0), 1 + 1 + 1 + 29 + 1);
+    CHECK_EQ(entry_size(30, 1, 0, base, base, 0), 1 + 1 + 1 + 1 + 30 + 1);
+    CHECK_EQ(entry_size(31, 1, 0, base, base, 0), 1 + 1 + 1 + 1 + 31 + 1);
     /* Compressed or typed: an extension byte and the key length as a varint. */
-    CHECK_EQ(entry_size(16, 32, ENT_COMPRESSED, base, base), 1 + 1 + 1 + 1 + 1 + 16 + 32);
-    CHECK_EQ(entry_size(16, 32, ENT_TYPED | ENT_TTL, base, base), 1 + 1 + 1 + 1 + 1 + 8 + 16 + 32);
-    CHECK_EQ(entry_size(200, 70000, 0, base, base), 1 + 2 + 3 + 1 + 200 + 70000);
+    CHECK_EQ(entry_size(16, 32, ENT_COMPRESSED, base, base, 0), 1 + 1 + 1 + 1 + 1 + 16 + 32);
+    CHECK_EQ(entry_size(16, 32, ENT_TYPED | ENT_TTL, base, base, 0), 1 + 1 + 1 + 1 + 1 + 8 + 16 + 32);
+    CHECK_EQ(entry_size(200, 70000, 0, base, base, 0), 1 + 2 + 3 + 1 + 200 + 70000);
     static uint8_t big[400], keybuf[300];
     uint32_t klens[] = {0, 1, 29, 30, 31, 32, 127, 128, 300};
     uint8_t flagsets[] = {0, ENT_COMPRESSED, ENT_TYPED, ENT_COMPRESSED | ENT_TYPED};
     for (size_t i = 0; i < sizeof(klens) / sizeof(klens[0]); i++) {
         for (size_t j = 0; j < sizeof(flagsets); j++) {
             for (unsigned fq = 0; fq <= ENT_FREQ_MAX; fq++) {
-                entry_init(big, flagsets[j], keybuf, klens[i], 2, base + 5, base, 77, &e);
+                entry_init(big, flagsets[j], keybuf, klens[i], 2, base + 5, base, NULL, 0, 77, &e);
                 CHECK_EQ(entry_freq(big), 0);
                 entry_set_freq(big, fq);
                 entry d;
-                entry_decode(big, base, &d);
+                entry_decode(big, base, NULL, &d);
                 CHECK_EQ(d.klen, klens[i]);
                 CHECK_EQ(d.vlen, 2);
-                CHECK_EQ(d.size, entry_size(klens[i], 2, ENT_TTL | flagsets[j], base + 5, base));
+                CHECK_EQ(d.size, entry_size(klens[i], 2, ENT_TTL | flagsets[j], base + 5, base, 0));
                 CHECK_EQ(d.flags, ENT_TTL | flagsets[j]);
                 CHECK_EQ(entry_expire_at(&d), 77);
                 CHECK_EQ(entry_freq(big), fq);
@@ -66,31 +69,31 @@ static void test_entry_layout(void)
         }
     }
     /* Touches saturate at ENT_FREQ_MAX and leave every other bit alone. */
-    entry_init(big, 0, keybuf, 5, 2, base, base, 0, &e);
+    entry_init(big, 0, keybuf, 5, 2, base, base, NULL, 0, 0, &e);
     for (int i = 0; i < 10; i++)
         entry_touch(big);
     CHECK_EQ(entry_freq(big), ENT_FREQ_MAX);
-    entry_decode(big, base, &e);
+    entry_decode(big, base, NULL, &e);
     CHECK_EQ(e.klen, 5);
     CHECK_EQ(e.flags, 0);
     uint64_t vers[] = {0, 1, base - 5, base, base + 12345678, UINT64_MAX, 0x8000000000000000ull};
     for (size_t i = 0; i < sizeof(vers) / sizeof(vers[0]); i++) {
-        entry_init(buf, ENT_TYPE_STRING, "0123456789abcdef", 16, 32, vers[i], base, 0, &e);
-        CHECK_EQ(e.size, entry_size(16, 32, 0, vers[i], base));
+        entry_init(buf, ENT_TYPE_STRING, "0123456789abcdef", 16, 32, vers[i], base, NULL, 0, 0, &e);
+        CHECK_EQ(e.size, entry_size(16, 32, 0, vers[i], base, 0));
         CHECK(e.exp == NULL);
         CHECK_U64_EQ(entry_version(&e), vers[i]);
         CHECK_MEM_EQ(e.key, e.klen, "0123456789abcdef", 16);
         entry d;
-        entry_decode(buf, base, &d);
+        entry_decode(buf, base, NULL, &d);
         CHECK_U64_EQ(d.version, vers[i]);
     }
-    entry_init(buf, ENT_TYPE_STRING, "k", 1, 3, base + 7, base, 1700000000123, &e);
+    entry_init(buf, ENT_TYPE_STRING, "k", 1, 3, base + 7, base, NULL, 0, 1700000000123, &e);
     CHECK(e.flags & ENT_TTL);
     CHECK_EQ(entry_expire_at(&e), 1700000000123);
     memcpy(e.val, "abc", 3);
     entry d;
-    entry_decode(buf, base, &d);
-    CHECK_EQ(d.size, entry_size(1, 3, ENT_TTL, base + 7, base));
+    entry_decode(buf, base, NULL, &d);
+    CHECK_EQ(d.size, entry_size(1, 3, ENT_TTL, base + 7, base, 0));
     CHECK_U64_EQ(d.version, base + 7);
     CHECK_MEM_EQ(d.val, d.vlen, "abc", 3);
     /* varints at their boundaries */
@@ -108,15 +111,15 @@ static void test_entry_layout(void)
 /* Allocates an entry with a value of about `size` bytes (the header takes 4-5 more). */
 static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, uint32_t *size)
 {
-    uint32_t ref;
-    uint64_t vb;
-    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, 1, vlen, 0, version, 1, &ref,
-                                   &vb, size);
+    arena_place pl;
+    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, "k", 1, vlen, 0, version, 1, &pl);
     ASSERT(p != NULL);
     entry e;
-    entry_init(p, ENT_TYPE_STRING, "k", 1, vlen, version, vb, 0, &e);
+    entry_init(p, ENT_TYPE_STRING, "k", 1, vlen, version, pl.vbase, arena_pfx(a, pl.ref), pl.plen,
+               0, &e);
     memset(e.val, fill, vlen);
-    return ref;
+    *size = pl.size;
+    return pl.ref;
 }
 
 static uint32_t put(arena *a, uint32_t vlen, uint8_t fill)
@@ -133,13 +136,13 @@ static void test_alloc_and_release(void)
     uint32_t r1 = put_v(&a, 100, 1, 1000ull << 16, &s1), r2 = put_v(&a, 200, 2, 1001ull << 16, &s2);
     CHECK_EQ(r1 >> 16, r2 >> 16); /* same head segment */
     CHECK_EQ((r2 & 0xffff) - (r1 & 0xffff), s1);
-    CHECK_EQ(s1, 1 + 1 + 1 + 1 + 100);
+    CHECK_EQ(s1, 1 + 2 + 1 + 1 + 100); /* vlen << 1 | P: two bytes from 64 up */
     CHECK_EQ(s2, 1 + 2 + 1 + 1 + 200);
     CHECK_EQ(a.live_bytes, s1 + s2);
     CHECK_U64_EQ(arena_vbase(&a, r2), 1000ull << 16);
     CHECK(a.alloc_bytes >= ARENA_SEG_MIN);
     entry e;
-    entry_decode(arena_ptr(&a, r2), arena_vbase(&a, r2), &e);
+    arena_decode(&a, r2, &e);
     CHECK_U64_EQ(e.version, 1001ull << 16);
     /* A large entry gets a segment of its own, based at its version, freed when it dies. */
     uint64_t before = a.alloc_bytes;
@@ -150,7 +153,7 @@ static void test_alloc_and_release(void)
     CHECK(a.alloc_bytes >= before + 100000);
     arena_release(&a, big, sb);
     CHECK_EQ(a.alloc_bytes, before);
-    entry_decode(arena_ptr(&a, r1), arena_vbase(&a, r1), &e);
+    arena_decode(&a, r1, &e);
     CHECK(e.val[0] == 1);
     arena_release(&a, r1, s1);
     CHECK_EQ(a.live_bytes, s2);
@@ -191,10 +194,130 @@ static void test_segments_fill_and_free(void)
     arena_free_all(&a);
 }
 
+/* Writes key -> a 32-byte value through the arena and returns its ref (and size). */
+static uint32_t put_key(arena *a, const char *key, uint32_t *size)
+{
+    arena_place pl;
+    uint32_t klen = (uint32_t)strlen(key);
+    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, key, klen, 32, 0, 1000ull << 16, 1, &pl);
+    ASSERT(p != NULL);
+    entry e;
+    entry_init(p, 0, key, klen, 32, 1000ull << 16, pl.vbase, arena_pfx(a, pl.ref), pl.plen, 0,
+               &e);
+    memset(e.val, key[klen - 1], 32);
+    *size = pl.size;
+    return pl.ref;
+}
+
+static void test_key_prefixes(void)
+{
+    /* The entry level: P leaves the prefix out and everything round-trips. */
+    entry_pfx px = {.len = 6};
+    memcpy(px.b, "key:00", 6);
+    uint64_t base = 1700000000000ull << 16;
+    CHECK_EQ(entry_pfx_use(&px, "key:001234567890", 16), 6);
+    CHECK_EQ(entry_pfx_use(&px, "key:101234567890", 16), 0);
+    CHECK_EQ(entry_pfx_use(&px, "key:0", 5), 0);      /* shorter than the prefix */
+    CHECK_EQ(entry_pfx_use(&px, "key:00", 6), 6);     /* nothing stored after it */
+    CHECK_EQ(entry_pfx_use(NULL, "key:00", 6), 0);
+    static char longkey[ENT_PFX_KEY_MAX + 1];
+    memset(longkey, 'x', sizeof(longkey));
+    memcpy(longkey, "key:00", 6);
+    CHECK_EQ(entry_pfx_use(&px, longkey, ENT_PFX_KEY_MAX), 6);
+    CHECK_EQ(entry_pfx_use(&px, longkey, ENT_PFX_KEY_MAX + 1), 0); /* too long to rebuild */
+    CHECK_EQ(entry_size(16, 32, 0, base, base, 6), 51 - 6);
+    /* The P bit shares the value length's varint: 0-63 one byte, 64-8191 two. */
+    CHECK_EQ(entry_size(16, 63, 0, base, base, 0), 1 + 1 + 1 + 16 + 63);
+    CHECK_EQ(entry_size(16, 64, 0, base, base, 0), 1 + 2 + 1 + 16 + 64);
+    uint8_t buf[256], kb[ENT_PFX_KEY_MAX];
+    uint8_t flagsets[] = {0, ENT_TTL, ENT_COMPRESSED | ENT_TTL, ENT_TYPED};
+    const char *keys[] = {"key:001234567890", "key:00", "key:00aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t f = 0; f < sizeof(flagsets); f++) {
+        for (size_t k = 0; k < 3; k++) {
+            uint32_t klen = (uint32_t)strlen(keys[k]);
+            entry e, d;
+            entry_init(buf, flagsets[f], keys[k], klen, 70, base + 9, base, &px, 6,
+                       flagsets[f] & ENT_TTL ? 99 : 0, &e);
+            memset(e.val, 'v', 70);
+            entry_decode(buf, base, &px, &d);
+            CHECK_EQ(d.size, entry_size(klen, 70, flagsets[f], base + 9, base, 6));
+            CHECK_EQ(d.klen, klen);
+            CHECK_EQ(d.plen, 6);
+            CHECK_EQ(d.vlen, 70);
+            CHECK_U64_EQ(d.version, base + 9);
+            CHECK_EQ(d.flags, flagsets[f]);
+            CHECK_MEM_EQ(entry_key(&d, kb), d.klen, keys[k], klen);
+            CHECK(entry_key_eq(&d, keys[k], klen));
+            CHECK(!entry_key_eq(&d, "key:011234567890", 16));
+            CHECK(!entry_key_eq(&d, "kex:001234567890", 16));
+            CHECK(d.val[0] == 'v' && d.val[69] == 'v');
+        }
+    }
+    /* Unprefixed entries in a segment with a prefix: the key is stored whole. */
+    entry e, d;
+    static const char other[16] = "other"; /* (16: the compiler cannot tell plen is 0 here) */
+    entry_init(buf, 0, other, 5, 3, base, base, &px, 0, 0, &e);
+    entry_decode(buf, base, &px, &d);
+    CHECK_EQ(d.plen, 0);
+    CHECK(d.key == entry_key(&d, kb));
+    CHECK(entry_key_eq(&d, other, 5));
+
+    /* The arena level: a keyspace with a common prefix learns it after the first segment. */
+    arena a;
+    arena_init(&a);
+    enum { N = 4000 };
+    static uint32_t refs[N], sizes[N];
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "user:%06d", (i * 7919) % 1000000);
+        refs[i] = put_key(&a, key, &sizes[i]);
+    }
+    uint32_t first_seg = refs[0] >> 16;
+    CHECK_EQ(a.segs[first_seg].pfx.len, 0); /* nothing learned yet */
+    int prefixed = 0;
+    for (int i = 0; i < N; i++) {
+        arena_decode(&a, refs[i], &d);
+        snprintf(key, sizeof(key), "user:%06d", (i * 7919) % 1000000);
+        CHECK(entry_key_eq(&d, key, strlen(key)));
+        CHECK_EQ(d.size, sizes[i]);
+        if (d.plen) {
+            prefixed++;
+            CHECK(d.plen >= 5); /* "user:" at least */
+        }
+    }
+    CHECK(prefixed > N * 9 / 10);
+    /* The keyspace moves on: the reference follows within a segment or two. */
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "session:%06d", i);
+        refs[i] = put_key(&a, key, &sizes[i]);
+    }
+    prefixed = 0;
+    for (int i = N / 2; i < N; i++) {
+        arena_decode(&a, refs[i], &d);
+        snprintf(key, sizeof(key), "session:%06d", i);
+        CHECK(entry_key_eq(&d, key, strlen(key)));
+        prefixed += d.plen >= 8;
+    }
+    CHECK(prefixed > N / 2 * 9 / 10);
+    /* Keys with nothing in common: no prefix, nothing lost. */
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "%c%05d", 'a' + i % 26, i);
+        refs[i] = put_key(&a, key, &sizes[i]);
+        CHECK(sizes[i] <= 1 + 1 + 1 + 6 + 32);
+    }
+    for (int i = 0; i < N; i++) {
+        arena_decode(&a, refs[i], &d);
+        snprintf(key, sizeof(key), "%c%05d", 'a' + i % 26, i);
+        CHECK(entry_key_eq(&d, key, strlen(key)));
+    }
+    arena_free_all(&a);
+}
+
 int main(void)
 {
     TEST_RUN(test_entry_layout);
     TEST_RUN(test_alloc_and_release);
     TEST_RUN(test_segments_fill_and_free);
+    TEST_RUN(test_key_prefixes);
     return TEST_REPORT();
 }

@@ -455,6 +455,137 @@ static void test_db_info_counts_ttls(void)
     mnemo_store_free(st);
 }
 
+/* ---- key prefixes (entry.h): keys stored after their segment's prefix ---------------------- */
+
+/* Key i of the prefix test: three keyspaces, lengths around ENT_PFX_KEY_MAX (64) and keys that
+ * are nothing but a prefix. */
+static size_t pfx_key(char *buf, int i)
+{
+    switch (i % 5) {
+    case 0:
+    case 1:
+        return (size_t)snprintf(buf, 96, "user:%08d", i);
+    case 2:
+        return (size_t)snprintf(buf, 96, "session:%08d:%0*d", i, 40 + i % 20, i);
+    case 3:
+        return (size_t)snprintf(buf, 96, "user:");
+    default:
+        return (size_t)snprintf(buf, 96, "%c%x", 'a' + i % 26, i);
+    }
+}
+
+static void pfx_value(char *buf, int i, int round)
+{
+    snprintf(buf, 40, "v%d.%d.%020d", round, i, i);
+}
+
+struct pfx_seen {
+    int users, bad;
+};
+
+static void on_pfx_key(void *ctx, const void *key, size_t len)
+{
+    struct pfx_seen *s = ctx;
+    int i;
+    char k[96], got[96];
+    if (len >= sizeof(got)) {
+        s->bad++;
+        return;
+    }
+    memcpy(got, key, len);
+    got[len] = 0;
+    if (len < 6 || memcmp(got, "user:", 5) != 0 || sscanf(got + 5, "%8d", &i) != 1 ||
+        pfx_key(k, i) != len || memcmp(k, got, len) != 0)
+        s->bad++;
+    else
+        s->users++;
+}
+
+static void test_key_prefixes(void)
+{
+    mnemo_store *st = open_store(4);
+    enum { N = 60000 };
+    char k[96], v[40], want[40];
+    /* Three rounds of writes with values of other sizes (compaction and in-place rewrites),
+     * TTLs added and dropped (entries re-appended), then every key checked. */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            size_t kl = pfx_key(k, i);
+            pfx_value(v, i, round);
+            size_t vl = strlen(v) - (size_t)((i + round) % 7);
+            ASSERT_EQ(mnemo_set(st, 0, k, kl, v, vl, NULL, NULL, NULL), MNEMO_OK);
+            if (i % 3 == round % 3)
+                ASSERT_EQ(mnemo_expire(st, 0, k, kl, 1000000, 0), MNEMO_OK);
+            else if (i % 3 == (round + 1) % 3)
+                (void)mnemo_persist(st, 0, k, kl);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        size_t kl = pfx_key(k, i);
+        if (i % 5 == 3)
+            continue; /* "user:", written by every i = 3 mod 5: checked below */
+        pfx_value(want, i, 2);
+        mnemo_value got = {0};
+        ASSERT_EQ(mnemo_get(st, 0, k, kl, &got), MNEMO_OK);
+        CHECK_MEM_EQ(got.data, got.len, want, strlen(want) - (size_t)((i + 2) % 7));
+        mnemo_value_release(&got);
+    }
+    /* Every "user:<8 digits>" key comes back whole from KEYS and SCAN, once. */
+    struct pfx_seen seen = {0};
+    ASSERT_EQ(mnemo_keys(st, 0, "user:?*", 7, on_pfx_key, &seen), MNEMO_OK);
+    CHECK_EQ(seen.bad, 0);
+    CHECK_EQ(seen.users, N / 5 * 2);
+    uint64_t n = 0;
+    ASSERT_EQ(mnemo_count_matching(st, 0, "session:*", 9, &n), MNEMO_OK);
+    CHECK_U64_EQ(n, N / 5);
+    ASSERT_EQ(mnemo_count_matching(st, 0, "user:", 5, &n), MNEMO_OK);
+    CHECK_U64_EQ(n, 1);
+    memset(&seen, 0, sizeof(seen));
+    uint64_t cursor = 0;
+    do {
+        ASSERT_EQ(mnemo_scan(st, 0, cursor, "user:0*", 7, 100, on_pfx_key, &seen, &cursor),
+                  MNEMO_OK);
+    } while (cursor);
+    CHECK_EQ(seen.bad, 0);
+    CHECK_EQ(seen.users, N / 5 * 2);
+    /* A random key is a whole key. */
+    for (int t = 0; t < 100; t++) {
+        mnemo_value rk = {0};
+        ASSERT_EQ(mnemo_random_key(st, 0, &rk), MNEMO_OK);
+        CHECK_EQ(mnemo_exists(st, 0, rk.data, rk.len), MNEMO_OK);
+        mnemo_value_release(&rk);
+    }
+    uint64_t deleted = 0;
+    ASSERT_EQ(mnemo_delete_matching(st, 0, "session:*", 9, &deleted), MNEMO_OK);
+    CHECK_U64_EQ(deleted, N / 5);
+    for (int i = 2; i < N; i += 5) {
+        size_t kl = pfx_key(k, i);
+        CHECK_EQ(mnemo_exists(st, 0, k, kl), MNEMO_ENOTFOUND);
+    }
+    mnemo_store_free(st);
+
+    /* What the prefix saves: the same keys, with their first 8 bytes shared or all different. */
+    uint64_t mem[2];
+    for (int shared = 0; shared < 2; shared++) {
+        st = open_store(4);
+        for (int i = 0; i < 100000; i++) {
+            if (shared)
+                snprintf(k, sizeof(k), "item:000%08d", i);
+            else
+                snprintf(k, sizeof(k), "%08x%08d", (unsigned)i * 2654435761u, i);
+            ASSERT_EQ(mnemo_set(st, 0, k, 16, "0123456789abcdef0123456789abcdef", 32, NULL, NULL,
+                                NULL),
+                      MNEMO_OK);
+        }
+        mnemo_stats sts;
+        mnemo_store_stats(st, &sts);
+        mem[shared] = sts.memory_used;
+        mnemo_store_free(st);
+    }
+    /* 8-9 bytes a key left out (the segment's prefix is at least "item:000"), on ~60 */
+    CHECK(mem[1] + 100000ull * 6 < mem[0]);
+}
+
 int main(void)
 {
     TEST_RUN(test_scan_exactly_once_while_growing);
@@ -468,5 +599,6 @@ int main(void)
     TEST_RUN(test_prefetch_keys_is_only_a_hint);
     TEST_RUN(test_many_databases_isolated);
     TEST_RUN(test_db_info_counts_ttls);
+    TEST_RUN(test_key_prefixes);
     return TEST_REPORT();
 }
