@@ -60,6 +60,8 @@ static const cfg_def defs[] = {
     {"threads", T_INT, 0, 1, 256, N(threads), NULL, "worker threads (default: CPUs)"},
     {"io-engine", T_ENGINE, 0, 0, 1, N(io_engine), "uring",
      "worker event loop: epoll, or uring (io_uring; falls back to epoll if unavailable)"},
+    {"io-batch-usec", T_INT, 1, 0, 100000, N(io_batch_usec), "100",
+     "uring, under load: microseconds a wait may take to gather several requests (0: off)"},
     {"disable-thp", T_BOOL, 0, 0, 1, N(disable_thp), "no",
      "no: with persistence on, the heap asks for transparent huge pages (short snapshot "
      "forks); yes: none"},

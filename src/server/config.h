@@ -57,6 +57,7 @@ typedef struct srv_config {
     _Atomic long long auto_aof_rewrite_min_size;
     _Atomic long long key_load_delay;             /* testing: microseconds per key loaded */
     _Atomic long long io_engine;                  /* IO_ENGINE_*: the workers' event loop */
+    _Atomic long long io_batch_usec;              /* uring: how long a wait gathers a batch */
     _Atomic long long disable_thp;                /* 1: no transparent huge pages (main.c) */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/config.h"
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -15,9 +16,12 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define UR_SQ_ENTRIES 1024
 #define UR_CQ_ENTRIES 8192 /* multishot recvs post many completions per submission */
@@ -41,6 +45,9 @@ typedef struct uring_engine {
     char *bufs;                   /* UR_NBUFS buffers of UR_BUF_SIZE */
     uint64_t evbuf;               /* the eventfd read's target */
     int objops;                   /* listener polls and eventfd reads in flight */
+    unsigned recvs;               /* receive completions since rate_ms ... */
+    unsigned rate;                /* ... and per millisecond before it (batch_wanted) */
+    int64_t rate_ms;
     int stopping;                 /* shutdown: no more reading or accepting */
 } uring_engine;
 
@@ -226,6 +233,7 @@ static void arm_eventfd(worker *w)
 static void on_recv(worker *w, conn *c, int res, unsigned flags)
 {
     uring_engine *ue = w->ue;
+    ue->recvs++;
     int has_buf = !!(flags & IORING_CQE_F_BUFFER);
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     if (!(flags & IORING_CQE_F_MORE)) {
@@ -309,12 +317,83 @@ static void reap(worker *w)
     }
 }
 
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1u << 15) /* Linux 6.12: min_wait_usec in getevents_arg */
+#endif
+
+/* io_uring_enter that submits what is queued and waits the batch way (liburing 2.3 has no
+ * wrapper for it): up to min_us for wait_nr completions beyond the submissions, then until
+ * the first one, or ts. */
+static void enter_batch(struct io_uring *ring, unsigned wait_nr, struct __kernel_timespec *ts,
+                        unsigned min_us)
+{
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) { /* what io_uring_submit() does first (no SQPOLL here) */
+        sq->sqe_head = tail;
+        __atomic_store_n(sq->ktail, tail, __ATOMIC_RELEASE);
+    }
+    unsigned to_submit = tail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    arg.sigmask_sz = _NSIG / 8;
+    arg.pad = min_us; /* min_wait_usec, in the headers of Linux 6.12 and later */
+    arg.ts = (uint64_t)(uintptr_t)ts;
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    int fd = ring->ring_fd;
+    if (ring->enter_ring_fd != ring->ring_fd) { /* registered: io_uring_register_ring_fd() */
+        flags |= IORING_ENTER_REGISTERED_RING;
+        fd = ring->enter_ring_fd;
+    }
+    /* Sends mostly complete during the call, so they count towards the completions awaited. */
+    (void)syscall(__NR_io_uring_enter, fd, to_submit, to_submit + wait_nr, flags, &arg,
+                  sizeof(arg));
+}
+
+/* How many completions beyond the submissions the next wait should gather (0: wait for the
+ * first one, as without load). A worker that sleeps and wakes for every request pays the
+ * scheduler's switch and the wake-up on each: with 50 unpipelined clients that was a fifth to
+ * a third of its CPU per request (docs/BENCHMARKS.md "Batched waits"). Under load it waits the
+ * way a network card coalesces interrupts: for up to io-batch-usec, or until UR_BATCH_MAX
+ * requests (at most half its connections, each having one request in flight when unpipelined)
+ * have come. Only when requests come fast enough that at least two are expected within the
+ * window (the rate of the last millisecond), and only with UR_BATCH_MIN * 2 connections or
+ * more, so a lone request or a few clients are not held back. */
+#define UR_BATCH_MIN 4
+#define UR_BATCH_MAX 16
+
+static unsigned batch_wanted(worker *w, unsigned us)
+{
+    uring_engine *ue = w->ue;
+    if (w->now_ms != ue->rate_ms) { /* a new millisecond: the last window's rate */
+        int64_t span = w->now_ms - ue->rate_ms;
+        ue->rate = span > 0 && span < 1000 ? ue->recvs / (unsigned)span : 0;
+        ue->recvs = 0;
+        ue->rate_ms = w->now_ms;
+    }
+    if (!us || !(ue->ring.features & IORING_FEAT_MIN_TIMEOUT) ||
+        (uint64_t)ue->rate * us < 2000)
+        return 0;
+    unsigned n = atomic_load_explicit(&w->nconns, memory_order_relaxed) / 2;
+    return n < UR_BATCH_MIN ? 0 : n < UR_BATCH_MAX ? n : UR_BATCH_MAX;
+}
+
 void uring_wait(worker *w, int ms)
 {
     if (ms < 0)
         ms = 0;
     struct __kernel_timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long long)(ms % 1000) * 1000000};
     struct io_uring_cqe *cqe;
+    /* (Not when the loop has work waiting (ms 0): min_wait_usec would outlast the timeout.) */
+    unsigned us = (unsigned)CFG(io_batch_usec);
+    unsigned nr = ms > 0 ? batch_wanted(w, us) : 0;
+    if (nr) {
+        enter_batch(&w->ue->ring, nr, &ts, us);
+        WSTAT_ADD(w->batched_waits, 1);
+        w->now_ms = server_now_ms();
+        reap(w);
+        return;
+    }
     /* One io_uring_enter: submits the batch's sends (most complete inline, during the call)
      * and waits for the next completions or the timeout. */
     io_uring_submit_and_wait_timeout(&w->ue->ring, &cqe, 1, &ts, NULL);

@@ -58,6 +58,7 @@ typedef struct worker {
     _Atomic uint64_t commands;
     _Atomic uint64_t net_in;
     _Atomic uint64_t net_out;
+    _Atomic uint64_t batched_waits; /* uring waits that gathered a batch (io-batch-usec) */
 
     /* set by CLIENT KILL (any thread) before the wake-up: the eventfd handler scans for
      * killed connections only then, so pub/sub wake-ups do not walk every connection */

@@ -4,6 +4,7 @@ other workers, CLIENT KILL and closes with sends in flight, idle timeout, shutdo
 held for the log under appendfsync always. The rest of the suite runs on the default engine
 of conftest.py (uring where the kernel allows it)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -294,3 +295,65 @@ def test_held_replies_under_appendfsync_always(srv):
         c.set("k%d" % i, i)
         info = c.info("persistence")
         assert info["mnemo_log_durable_lsn"] >= info["mnemo_log_appended_lsn"], info
+
+
+def kernel_at_least(major, minor):
+    try:
+        v = [int(x) for x in os.uname().release.split("-")[0].split(".")[:2]]
+    except ValueError:
+        return False
+    return v >= [major, minor]
+
+
+def batched_waits(c):
+    return int(c.info("stats")["io_batched_waits"])
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
+def test_batched_waits_under_load(make_server):
+    """uring under load gathers requests per wait (io-batch-usec): every reply still goes to the
+    connection that asked, and a lone client is never batched (nothing to gather)."""
+    # A 2 ms window: the rate that turns it on (two requests expected within the window) is
+    # then 1000 requests/s, which even a loaded CI machine's benchmark client exceeds.
+    s = make_server("--io-engine", "uring", "--threads", "1", "--io-batch-usec", "2000")
+    c = s.client()
+    if c.config_get("io-engine")["io-engine"] != "uring":
+        pytest.skip("io_uring not available")
+    c.set("mine", "x")
+    for _ in range(200):  # one client: never batched
+        assert c.get("mine") == b"x"
+    assert batched_waits(c) == 0
+    bench = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32",
+                              "-n", "200000", "-r", "100000", "-t", "set,get,incr"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Meanwhile other clients check that their replies are theirs.
+    errors = []
+
+    def checker(n):
+        try:
+            r = s.client()
+            for i in range(300):
+                r.set("chk:%d:%d" % (n, i), "v%d.%d" % (n, i))
+                assert r.get("chk:%d:%d" % (n, i)) == b"v%d.%d" % (n, i)
+                assert r.incr("ctr:%d" % n) == i + 1
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=checker, args=(n,)) for n in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    out, _ = bench.communicate(timeout=300)
+    assert bench.returncode == 0, out
+    assert "error" not in out.lower()
+    assert not errors, errors
+    if kernel_at_least(6, 12):  # min_wait_usec (IORING_FEAT_MIN_TIMEOUT)
+        assert batched_waits(c) > 0
+    # Off at run time: no more batched waits.
+    c.config_set("io-batch-usec", 0)
+    c.config_resetstat()
+    p = subprocess.run(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32", "-n", "50000",
+                        "-t", "get"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0
+    assert batched_waits(c) == 0
