@@ -384,9 +384,13 @@ void uring_wait(worker *w, int ms)
         ms = 0;
     struct __kernel_timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long long)(ms % 1000) * 1000000};
     struct io_uring_cqe *cqe;
-    /* (Not when the loop has work waiting (ms 0): min_wait_usec would outlast the timeout.) */
+    /* Not when the loop has work waiting (ms 0: min_wait_usec would outlast the timeout), nor
+     * under appendfsync always: the worker's own sync, during which it reads nothing, gathers
+     * the next batch already, and waiting longer would only delay the group commit (measured:
+     * p99 3.7-5.3 ms against 3.4-3.9 without). */
     unsigned us = (unsigned)CFG(io_batch_usec);
-    unsigned nr = ms > 0 ? batch_wanted(w, us) : 0;
+    int always = CFG(appendonly) && CFG(appendfsync) == MNEMO_FSYNC_ALWAYS;
+    unsigned nr = ms > 0 && !always ? batch_wanted(w, us) : 0;
     if (nr) {
         enter_batch(&w->ue->ring, nr, &ts, us);
         WSTAT_ADD(w->batched_waits, 1);

@@ -357,3 +357,28 @@ def test_batched_waits_under_load(make_server):
                         "-t", "get"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0
     assert batched_waits(c) == 0
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
+@pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
+def test_no_batched_waits_under_appendfsync_always(make_server):
+    """Under appendfsync always the worker's own sync gathers the next batch: it does not
+    batch its waits (which would only delay the group commit), and turns back to batching
+    when the setting goes."""
+    s = make_server("--io-engine", "uring", "--threads", "1", "--io-batch-usec", "2000",
+                    "--appendonly", "yes", "--appendfsync", "always")
+    c = s.client()
+    if c.config_get("io-engine")["io-engine"] != "uring":
+        pytest.skip("io_uring not available")
+
+    def bench():
+        p = subprocess.run(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32", "-n",
+                            "20000", "-r", "1000", "-t", "set"],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+    bench()
+    assert batched_waits(c) == 0
+    c.config_set("appendfsync", "everysec")
+    bench()
+    assert batched_waits(c) > 0
