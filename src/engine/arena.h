@@ -54,7 +54,9 @@ typedef struct arena_seg {
     uint8_t queue; /* ARENA_Q_SMALL or ARENA_Q_MAIN */
     uint8_t sealed;/* 1 once linked into its queue (a head is not, until sealed) */
     entry_pfx pfx; /* the key prefix its entries may leave out (entry.h); fixed when started */
-} arena_seg;      /* 64 bytes */
+} arena_seg;      /* 64 bytes, line-aligned in the table */
+
+_Static_assert(sizeof(arena_seg) == 64, "a segment record is one cache line");
 
 typedef struct arena_queue {
     uint32_t head;       /* small segment entries are appended to, or ARENA_NONE */
