@@ -122,8 +122,7 @@ static unsigned fifo_slice(shard *sh, op *o, int policy)
         uint32_t ref = id << 16 | off;
         arena_decode(a, ref, &e);
         off += e.size;
-        uint8_t kb[ENT_PFX_KEY_MAX];
-        uint64_t h = hash_bytes(entry_key(&e, kb), e.klen);
+        uint64_t h = entry_hash(&e);
         loc l;
         if (!shard_slot_of_ref(sh, h, ref, &l.t, &l.slot))
             continue;

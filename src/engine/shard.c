@@ -82,12 +82,6 @@ static inline void decode_ref(const shard *sh, uint32_t ref, entry *e)
     arena_decode(&sh->ar, ref, e);
 }
 
-static inline uint64_t entry_hash(const entry *e)
-{
-    uint8_t kb[ENT_PFX_KEY_MAX];
-    return hash_bytes(entry_key(e, kb), e->klen);
-}
-
 /* Keeps the count and deadline sum of entries with a TTL: a deadline old_at becomes new_at
  * (0 = none). */
 static inline void ttl_track(shard *sh, int64_t old_at, int64_t new_at)
@@ -449,19 +443,19 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
 {
     entry *old = &l->e;
     uint8_t kb[ENT_PFX_KEY_MAX];
-    const uint8_t *key = entry_key(old, kb);
     if (at > 0 && old->exp) {
         ttl_track(sh, entry_expire_at(old), at);
         entry_store64(old->exp, (uint64_t)at);
         (void)expheap_push(&sh->heap, at, h);
         if (o->st->journal)
-            journal_expire(o->st->journal, o->db, key, old->klen, at);
+            journal_expire(o->st->journal, o->db, entry_key(old, kb), old->klen, at);
         shard_count_change(sh);
         return MNEMO_OK;
     }
     if (at <= 0 && !old->exp)
         return MNEMO_OK;
     /* Adding or dropping the 8-byte field changes the entry's size: rewrite it. */
+    const uint8_t *key = entry_key(old, kb);
     arena_place pl;
     uint8_t flags = (uint8_t)((old->flags & ~ENT_TTL) | (at > 0 ? ENT_TTL : 0));
     uint8_t *p = arena_alloc_entry(&sh->ar, arena_queue_of(&sh->ar, l->ref), key, old->klen,

@@ -22,6 +22,7 @@
 #include "engine/entry.h"
 #include "engine/expheap.h"
 #include "engine/table.h"
+#include "util/hash.h"
 #include "util/lock.h"
 #include "mnemo.h"
 
@@ -108,6 +109,13 @@ typedef struct loc {
     entry e;
     uint32_t insert; /* slot in sh->tab, valid after a miss if shard_prepare_insert() ran */
 } loc;
+
+/* The hash of an entry's key (rebuilt from its segment's prefix when it has one). */
+static inline uint64_t entry_hash(const entry *e)
+{
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    return hash_bytes(entry_key(e, kb), e->klen);
+}
 
 /* How shard_store() treats a vsrc's bytes (compress.h). */
 enum {

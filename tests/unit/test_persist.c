@@ -341,6 +341,15 @@ static void child_exits_ok(pid_t pid)
     ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The child's side: the store opened (everysec), or the child exits with 2. */
+static mnemo_store *child_open(void)
+{
+    mnemo_store *st;
+    if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
+        _exit(2);
+    return st;
+}
+
 static void fill(mnemo_store *st, int n)
 {
     char k[32], v[64];
@@ -474,9 +483,7 @@ static void test_exit_without_close(void)
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
-        mnemo_store *st;
-        if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
-            _exit(2);
+        mnemo_store *st = child_open();
         fill(st, 300);
         if (mnemo_log_flush(st) != MNEMO_OK)
             _exit(3);
@@ -509,9 +516,7 @@ static void test_rapid_rotations(void)
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
-        mnemo_store *st;
-        if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
-            _exit(2);
+        mnemo_store *st = child_open();
         char k[32];
         for (int i = 0; i < 12; i++) {
             int kl = snprintf(k, sizeof(k), "k%d", i);
@@ -598,9 +603,7 @@ static void test_unmappable_segment_uses_pwrite(void)
         struct rlimit rl = {256 << 10, 256 << 10};
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
             _exit(4);
-        mnemo_store *st;
-        if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
-            _exit(2);
+        mnemo_store *st = child_open();
         fill(st, 500);
         int pw = strstr(logbuf, "pwrite(2)") != NULL;
         mnemo_store_free(st);
