@@ -470,11 +470,11 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     memcpy(e.val, old->val, old->vlen);
     ttl_track(sh, entry_expire_at(old), at);
     table_refs(l->t)[l->slot] = ref;
-    arena_release(&sh->ar, l->ref, old->size);
+    arena_release(&sh->ar, l->ref, old->size); /* `key` may point into it: no longer used */
     if (at > 0)
         (void)expheap_push(&sh->heap, at, h);
     if (o->st->journal)
-        journal_expire(o->st->journal, o->db, key, e.klen, at);
+        journal_expire(o->st->journal, o->db, entry_key(&e, kb), e.klen, at);
     shard_count_change(sh);
     l->t = NULL;
     return MNEMO_OK;
