@@ -17,6 +17,8 @@
 #define WBUF_KEEP ((size_t)16 << 20) /* a write buffer larger than this is given back */
 #define ALWAYS_SWEEP_MS 5 /* always + async_commit: the log thread syncs leftovers this often */
 #define MAP_WINDOW ((size_t)1 << 20) /* the segment is preallocated and mapped this much at a time */
+#define FILL_AHEAD ((uint64_t)1 << 20) /* always: zeros written this far past the records */
+#define FILL_STEP ((size_t)64 << 10)   /* ... this much per write, wmu held */
 
 /* Formats a message and hands it to a log callback (none: nothing). */
 static void vlogf(mnemo_log_fn log, void *ctx, int level, const char *fmt, va_list ap)
@@ -324,9 +326,59 @@ static int trim_segment(journal *j)
     struct stat sb;
     if (fstat(j->fd, &sb) != 0)
         return -1;
+    j->filled = j->seg_bytes;
     if ((uint64_t)sb.st_size <= j->seg_bytes)
         return 0;
     return ftruncate(j->fd, (off_t)j->seg_bytes) == 0 ? 1 : -1;
+}
+
+/* Under always, the log thread keeps FILL_AHEAD bytes of zeros written and synced past the
+ * records, so that a commit's fdatasync overwrites blocks the file already has: no size or
+ * extent change, so no file-system journal commit, only the data and a cache flush
+ * (measured on ext4: fdatasync of a 1.5 KB append 117 us at the median and 166-194 at p99,
+ * over written zeros 84-90 and 127-135; over fallocate(2)'s unwritten extents 80 but 167 at
+ * p99, as each first write converts an extent). Recovery reads the zeros as a
+ * preallocated tail; closing and rotating cut them off (trim_segment()). Runs without smu:
+ * a commit's sync overlapping it may carry some zeros and the size change once. */
+static void prefill(journal *j)
+{
+    static const uint8_t zeros[FILL_STEP];
+    int fd = -1;
+    uint64_t from = 0, to = 0;
+    for (;;) {
+        pthread_mutex_lock(&j->wmu);
+        uint64_t start = j->filled > j->seg_bytes ? j->filled : j->seg_bytes;
+        if (j->fill_refused || (fd < 0 && start - j->seg_bytes >= FILL_AHEAD / 2) ||
+            start - j->seg_bytes >= FILL_AHEAD ||
+            atomic_load_explicit(&j->mode, memory_order_relaxed) != MNEMO_FSYNC_ALWAYS) {
+            pthread_mutex_unlock(&j->wmu);
+            break;
+        }
+        map_drop(j); /* not used under always; its window would overlap */
+        if (logfmt_pwrite_all(j->fd, zeros, FILL_STEP, start) != 0) {
+            j->fill_refused = 1; /* a full disk: records still go where they always did */
+            pthread_mutex_unlock(&j->wmu);
+            break;
+        }
+        j->filled = start + FILL_STEP;
+        if (fd < 0 || start != to) { /* a new stretch (or a rotation): sync from here */
+            if (fd >= 0)
+                close(fd);
+            fd = dup(j->fd);
+            from = start;
+        }
+        to = j->filled;
+        pthread_mutex_unlock(&j->wmu);
+    }
+    if (fd < 0)
+        return;
+    /* The zeros first, then the size (fdatasync), so commits find both done. */
+    if (sync_file_range(fd, (off_t)from, (off_t)(to - from), SYNC_FILE_RANGE_WAIT_BEFORE |
+                        SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0 ||
+        fdatasync(fd) != 0) {
+        /* only speed is lost: the records' own syncs cover what they need */
+    }
+    close(fd);
 }
 
 /* Takes what is appended and writes it to the current segment (wmu held). Returns 0, or -1
@@ -357,6 +409,7 @@ static int write_pending(journal *j)
             if (ftruncate(j->fd, (off_t)j->seg_bytes) != 0) {
                 /* cannot cut back: the next attempt overwrites the partial record anyway */
             }
+            j->filled = j->seg_bytes;
             if (atomic_exchange(&j->write_err, e) != e)
                 jlog(j, MNEMO_LOG_WARNING, "Persistence: error writing the log: %s",
                      strerror(e));
@@ -529,11 +582,20 @@ static void *log_thread(void *arg)
         int64_t now = clock_realtime_ms();
         int due = now - last_sync >= 1000;
         int sync = mode == MNEMO_FSYNC_ALWAYS || (mode == MNEMO_FSYNC_EVERYSEC && due);
-        if (write_and_sync(j, sync, mode == MNEMO_FSYNC_ALWAYS && j->async_commit) < 0 &&
+        /* The sweep under always + async_commit is for what no caller syncs: while callers
+         * do sync, it would only split their group (a caller's batch half taken here, the
+         * caller then waiting for this sync before its own: measured as the 1 % of SETs
+         * that waited two syncs, Redis's p99 exceeded). */
+        int skip = mode == MNEMO_FSYNC_ALWAYS && j->async_commit && !stop &&
+                   atomic_load(&j->dwaiters) == 0 && atomic_load(&j->write_err) == 0 &&
+                   (uint64_t)(now - atomic_load(&j->last_fsync_ms)) < ALWAYS_SWEEP_MS;
+        if (!skip && write_and_sync(j, sync, mode == MNEMO_FSYNC_ALWAYS && j->async_commit) < 0 &&
             mode == MNEMO_FSYNC_ALWAYS) {
             struct timespec ts = {0, 100 * 1000000}; /* a failing disk: retry, do not spin */
             nanosleep(&ts, NULL);
         }
+        if (mode == MNEMO_FSYNC_ALWAYS && !stop)
+            prefill(j);
         if (due)
             last_sync = now;
         if (stop)
@@ -616,6 +678,7 @@ journal *journal_create(const mnemo_persist_config *pc, int fd, uint64_t size, u
     pthread_cond_init(&j->dcond, NULL);
     j->fd = fd;
     j->seg_bytes = size;
+    j->filled = size;
     j->next_lsn = next_lsn;
     atomic_init(&j->appended, next_lsn - 1);
     atomic_init(&j->written, next_lsn - 1);
@@ -706,7 +769,9 @@ int journal_rotate(journal *j, int fd, uint64_t size)
     j->retired[j->nretired++] = j->fd;
     j->fd = fd;
     j->seg_bytes = size;
+    j->filled = size;
     j->map_refused = 0;
+    j->fill_refused = 0;
     pthread_mutex_unlock(&j->wmu);
     return 0;
 }

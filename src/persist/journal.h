@@ -83,6 +83,8 @@ typedef struct journal {
     uint64_t map_off;            /* its file offset */
     size_t map_len;
     int map_refused;        /* a mapping failed: pwrite(2) from now on */
+    uint64_t filled;             /* always: zeros are written up to here (prefill()) */
+    int fill_refused;            /* writing them failed (for this segment) */
     int retired[4];              /* rotated-out segments the log thread still has to sync */
     int nretired;
     _Atomic uint64_t written;    /* last LSN handed to the kernel */

@@ -341,11 +341,11 @@ static void child_exits_ok(pid_t pid)
     ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* The child's side: the store opened (everysec), or the child exits with 2. */
-static mnemo_store *child_open(void)
+/* The child's side: the store opened, or the child exits with 2. */
+static mnemo_store *child_open(mnemo_fsync mode)
 {
     mnemo_store *st;
-    if (open_store(MNEMO_FSYNC_EVERYSEC, &st) != MNEMO_OK)
+    if (open_store(mode, &st) != MNEMO_OK)
         _exit(2);
     return st;
 }
@@ -483,7 +483,7 @@ static void test_exit_without_close(void)
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
-        mnemo_store *st = child_open();
+        mnemo_store *st = child_open(MNEMO_FSYNC_EVERYSEC);
         fill(st, 300);
         if (mnemo_log_flush(st) != MNEMO_OK)
             _exit(3);
@@ -516,7 +516,7 @@ static void test_rapid_rotations(void)
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
-        mnemo_store *st = child_open();
+        mnemo_store *st = child_open(MNEMO_FSYNC_EVERYSEC);
         char k[32];
         for (int i = 0; i < 12; i++) {
             int kl = snprintf(k, sizeof(k), "k%d", i);
@@ -603,7 +603,7 @@ static void test_unmappable_segment_uses_pwrite(void)
         struct rlimit rl = {256 << 10, 256 << 10};
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
             _exit(4);
-        mnemo_store *st = child_open();
+        mnemo_store *st = child_open(MNEMO_FSYNC_EVERYSEC);
         fill(st, 500);
         int pw = strstr(logbuf, "pwrite(2)") != NULL;
         mnemo_store_free(st);
@@ -616,6 +616,72 @@ static void test_unmappable_segment_uses_pwrite(void)
     mnemo_dbsize(st, 0, &n);
     CHECK_EQ(n, 500);
     CHECK_EQ(mnemo_exists(st, 0, "key:499", 7), MNEMO_OK);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
+/* Under always, the log thread writes zeros ahead of the records (so that a commit's sync
+ * changes no file-system metadata). A process killed with them there loses nothing: the next
+ * open reads them as preallocated space and cuts them off, as a clean close does. */
+static void test_always_prefilled_tail(void)
+{
+    new_dir();
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        mnemo_store *st = child_open(MNEMO_FSYNC_ALWAYS);
+        fill(st, 300); /* each call returns with its change durable */
+        for (int i = 0; i < 400 && file_size(seg_path(1)) < (256L << 10); i++)
+            usleep(5000);
+        _exit(file_size(seg_path(1)) >= (256L << 10) ? 0 : 3); /* no close: a kill */
+    }
+    child_exits_ok(pid);
+    long left = file_size(seg_path(1));
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_ALWAYS, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 300);
+    CHECK_EQ(mnemo_exists(st, 0, "key:299", 7), MNEMO_OK);
+    CHECK(strstr(logbuf, "preallocated space") != NULL);
+    CHECK(strstr(logbuf, "torn record") == NULL);
+    fill(st, 400);
+    mnemo_store_free(st);
+    long closed = file_size(seg_path(1));
+    CHECK(closed < left && closed < (64L << 10)); /* closed: the file ends with its records */
+    ASSERT_EQ(open_store(MNEMO_FSYNC_ALWAYS, &st), MNEMO_OK);
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 400);
+    CHECK(strstr(logbuf, "preallocated space") == NULL);
+    mnemo_store_free(st);
+    rm_dir();
+}
+
+/* Where the zeros cannot be written (here: a file size limit), the records still are. */
+static void test_always_prefill_refused(void)
+{
+    new_dir();
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {160 << 10, 160 << 10};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(4);
+        mnemo_store *st = child_open(MNEMO_FSYNC_ALWAYS);
+        fill(st, 500);
+        usleep(50000); /* the log thread's attempts */
+        fill(st, 1000);
+        mnemo_store_free(st);
+        _exit(0);
+    }
+    child_exits_ok(pid);
+    mnemo_store *st;
+    ASSERT_EQ(open_store(MNEMO_FSYNC_ALWAYS, &st), MNEMO_OK);
+    uint64_t n;
+    mnemo_dbsize(st, 0, &n);
+    CHECK_EQ(n, 1000);
+    CHECK_EQ(mnemo_exists(st, 0, "key:999", 7), MNEMO_OK);
     mnemo_store_free(st);
     rm_dir();
 }
@@ -1170,6 +1236,8 @@ int main(void)
     TEST_RUN(test_killed_mid_copy);
     TEST_RUN(test_logged_flush_releases_memory);
     TEST_RUN(test_exit_without_close);
+    TEST_RUN(test_always_prefilled_tail);
+    TEST_RUN(test_always_prefill_refused);
     TEST_RUN(test_rapid_rotations);
     TEST_RUN(test_empty_named_segment);
     TEST_RUN(test_unmappable_segment_uses_pwrite);
