@@ -107,15 +107,17 @@ static int want_section(int argc, resp_arg *argv, const char *name, int in_defau
     return 0;
 }
 
-static void sum_workers(uint64_t *cmds, uint64_t *in, uint64_t *out, uint64_t *batched)
+static void sum_workers(uint64_t *cmds, uint64_t *in, uint64_t *out, uint64_t *batched,
+                        uint64_t *delays)
 {
-    *cmds = *in = *out = *batched = 0;
+    *cmds = *in = *out = *batched = *delays = 0;
     for (unsigned i = 0; i < g_srv.nworkers; i++) {
         worker *w = &g_srv.workers[i];
         *cmds += atomic_load_explicit(&w->commands, memory_order_relaxed);
         *in += atomic_load_explicit(&w->net_in, memory_order_relaxed);
         *out += atomic_load_explicit(&w->net_out, memory_order_relaxed);
         *batched += atomic_load_explicit(&w->batched_waits, memory_order_relaxed);
+        *delays += atomic_load_explicit(&w->commit_delays, memory_order_relaxed);
     }
 }
 
@@ -203,8 +205,8 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
         sb_printf(&b, "%.*s", (int)pn, pbuf);
     }
     if (want_section(argc, argv, "stats", 1)) {
-        uint64_t cmds, in, out, batched;
-        sum_workers(&cmds, &in, &out, &batched);
+        uint64_t cmds, in, out, batched, delays;
+        sum_workers(&cmds, &in, &out, &batched, &delays);
         uint64_t base = atomic_load(&g_srv.stat_reset_commands);
         long long pchans, ppats;
         pubsub_stats(&pchans, &ppats);
@@ -216,7 +218,7 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   "instantaneous_output_kbps:%.2f\r\nrejected_connections:%llu\r\n"
                   "expired_keys:%llu\r\nevicted_keys:%llu\r\nkeyspace_hits:%llu\r\n"
                   "keyspace_misses:%llu\r\npubsub_channels:%lld\r\npubsub_patterns:%lld\r\n"
-                  "io_batched_waits:%llu\r\n",
+                  "io_batched_waits:%llu\r\nio_commit_delays:%llu\r\n",
                   (unsigned long long)atomic_load(&g_srv.total_connections),
                   (unsigned long long)(cmds - (base < cmds ? base : cmds)),
                   atomic_load(&g_srv.inst_ops), (unsigned long long)in,
@@ -225,7 +227,7 @@ static void cmd_info(conn *c, int argc, resp_arg *argv)
                   (unsigned long long)atomic_load(&g_srv.rejected_connections),
                   (unsigned long long)st.expired, (unsigned long long)st.evicted,
                   (unsigned long long)st.hits, (unsigned long long)st.misses, pchans, ppats,
-                  (unsigned long long)batched);
+                  (unsigned long long)batched, (unsigned long long)delays);
     }
     if (want_section(argc, argv, "keyspace", 1)) {
         SECTION("Keyspace");
@@ -336,14 +338,15 @@ static void cmd_config_set(conn *c, int argc, resp_arg *argv)
 
 static void cmd_config_resetstat(conn *c, int argc, resp_arg *argv)
 {
-    uint64_t cmds, in, out, batched;
+    uint64_t cmds, in, out, batched, delays;
     mnemo_stats_reset(ST);
     for (unsigned i = 0; i < g_srv.nworkers; i++) {
         atomic_store(&g_srv.workers[i].net_in, 0);
         atomic_store(&g_srv.workers[i].net_out, 0);
         atomic_store(&g_srv.workers[i].batched_waits, 0);
+        atomic_store(&g_srv.workers[i].commit_delays, 0);
     }
-    sum_workers(&cmds, &in, &out, &batched);
+    sum_workers(&cmds, &in, &out, &batched, &delays);
     atomic_store(&g_srv.stat_reset_commands, cmds);
     atomic_store(&g_srv.total_connections, 0);
     atomic_store(&g_srv.rejected_connections, 0);

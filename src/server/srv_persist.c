@@ -1,5 +1,6 @@
 /* srv_persist.c — see srv_persist.h. */
 #include "server/srv_persist.h"
+#include "server/uring.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -177,6 +178,7 @@ static void held_add(worker *w, conn *c)
     if (c->held)
         return;
     c->held = 1;
+    w->nheld++;
     c->hprev = NULL;
     c->hnext = w->held;
     if (w->held)
@@ -195,6 +197,7 @@ static void held_remove(worker *w, conn *c)
     if (c->hnext)
         c->hnext->hprev = c->hprev;
     c->held = 0;
+    w->nheld--;
     c->hprev = c->hnext = NULL;
 }
 
@@ -279,6 +282,20 @@ static void lead_sync(worker *w)
     syncing_worker = NULL;
 }
 
+/* The worker gathering requests before it leads a sync (NULL: none). */
+static _Atomic(worker *) gathering;
+
+/* After a gathering worker's sync: wake the others with replies still held, whether that
+ * sync covered them or not (then one of them leads the next). */
+static void wake_waiters(worker *self)
+{
+    for (unsigned i = 0; i < g_srv.nworkers; i++) {
+        worker *w = &g_srv.workers[i];
+        if (w != self && atomic_load(&w->wait_lsn))
+            worker_wake(w);
+    }
+}
+
 void srv_persist_worker_tick(worker *w)
 {
     if (w->log_dirty) {
@@ -286,11 +303,29 @@ void srv_persist_worker_tick(worker *w)
         if (mnemo_log_flush(ST) != MNEMO_OK)
             log_warning("Error writing the append-only log (see previous messages)");
     }
-    if (!w->held)
-        return;
-    if (CFG(appendfsync) == MNEMO_FSYNC_ALWAYS)
+    /* Under load, a round's sync first waits for one batched wait (uring_wait()), like a
+     * commit delay: about 1 % of fdatasyncs took over a millisecond on the disk measured,
+     * Redis's as mnemo's, so fewer syncs each covering more requests meet fewer of the slow
+     * ones, and those set p99 (docs/BENCHMARKS.md "Commit delay"). One worker gathers at a
+     * time; the others' replies wait for its sync instead of syncing on their own. */
+    if (w->commit_deferred) {
+        w->commit_deferred = 0;
+        if (w->held)
+            lead_sync(w);
+        atomic_store(&gathering, NULL);
+        wake_waiters(w);
+    }
+    release_held(w); /* publishes wait_lsn before `gathering` is read below */
+    if (!w->held || CFG(appendfsync) != MNEMO_FSYNC_ALWAYS || atomic_load(&gathering))
+        return; /* a gatherer that finishes after this look sees wait_lsn and wakes us */
+    worker *none = NULL;
+    if (!w->ue || atomic_load_explicit(&g_srv.shutdown, memory_order_relaxed) ||
+        !uring_commit_defer(w)) {
         lead_sync(w);
-    release_held(w);
+        release_held(w);
+    } else if (atomic_compare_exchange_strong(&gathering, &none, w)) {
+        w->commit_deferred = 1;
+    } /* else another worker just began to gather: its sync, or its wake-up, comes */
 }
 
 /* ---- the save schedule, commands, INFO ------------------------------------------------------ */

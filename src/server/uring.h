@@ -53,6 +53,9 @@ void uring_worker_run(struct worker *w);
 /* Submits, waits up to ms milliseconds for completions and handles them (shutdown's flush
  * loop). */
 void uring_wait(struct worker *w, int ms);
+/* Whether requests come fast enough that the next wait should gather more before the worker
+ * leads its sync (appendfsync always). */
+int uring_commit_defer(struct worker *w);
 
 /* Stops accepting and reading (shutdown): cancels the listener polls before they close. */
 void uring_stop_accepting(struct worker *w);

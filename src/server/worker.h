@@ -51,6 +51,7 @@ typedef struct worker {
     conn *graveyard;  /* closed during the current batch, freed after it (linked by next) */
     conn *flush_list; /* replies to send once the batch is handled (linked by wnext) */
     _Atomic unsigned nconns; /* written by this worker only; INFO reads it */
+    _Atomic unsigned recv_rate; /* uring: receives per ms lately (written by this worker) */
     int64_t now_ms;   /* cached at each loop iteration */
     int64_t last_cron_ms;
 
@@ -59,6 +60,7 @@ typedef struct worker {
     _Atomic uint64_t net_in;
     _Atomic uint64_t net_out;
     _Atomic uint64_t batched_waits; /* uring waits that gathered a batch (io-batch-usec) */
+    _Atomic uint64_t commit_delays; /* ... that did so before leading a sync (always) */
 
     /* set by CLIENT KILL (any thread) before the wake-up: the eventfd handler scans for
      * killed connections only then, so pub/sub wake-ups do not walk every connection */
@@ -68,8 +70,10 @@ typedef struct worker {
      * the smallest LSN they wait for (0: none; the log thread wakes the worker when it is
      * durable), and whether this batch appended to the log (everysec / no: write it out) */
     struct conn *held;
+    unsigned nheld;      /* connections in `held` */
     _Atomic uint64_t wait_lsn;
     int log_dirty;
+    int commit_deferred; /* always: this round's sync waits for one batched wait (uring) */
 
     struct uring_engine *ue; /* the io_uring engine's state; NULL under epoll */
 } worker;

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from conftest import RawClient
+from test_persistence import PServer, workdir  # noqa: F401 (fixture)
 
 WAIT = 10
 
@@ -305,6 +306,30 @@ def kernel_at_least(major, minor):
     return v >= [major, minor]
 
 
+def under_benchmark(s, bench_args, body, clients=4):
+    """Runs redis-benchmark (32 clients) against s while `clients` threads run body(r, n),
+    each with a client of its own; fails if either failed."""
+    bench = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32"] +
+                             bench_args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    errors = []
+
+    def run(n):
+        try:
+            body(s.client(), n)
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    out, _ = bench.communicate(timeout=300)
+    assert bench.returncode == 0 and "error" not in out.lower(), out
+    assert not errors, errors
+
+
 def batched_waits(c):
     return int(c.info("stats")["io_batched_waits"])
 
@@ -323,31 +348,14 @@ def test_batched_waits_under_load(make_server):
     for _ in range(200):  # one client: never batched
         assert c.get("mine") == b"x"
     assert batched_waits(c) == 0
-    bench = subprocess.Popen(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32",
-                              "-n", "200000", "-r", "100000", "-t", "set,get,incr"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # Meanwhile other clients check that their replies are theirs.
-    errors = []
 
-    def checker(n):
-        try:
-            r = s.client()
-            for i in range(300):
-                r.set("chk:%d:%d" % (n, i), "v%d.%d" % (n, i))
-                assert r.get("chk:%d:%d" % (n, i)) == b"v%d.%d" % (n, i)
-                assert r.incr("ctr:%d" % n) == i + 1
-        except Exception as e:  # reported below
-            errors.append(repr(e))
+    def checker(r, n):  # other clients check that their replies are theirs
+        for i in range(300):
+            r.set("chk:%d:%d" % (n, i), "v%d.%d" % (n, i))
+            assert r.get("chk:%d:%d" % (n, i)) == b"v%d.%d" % (n, i)
+            assert r.incr("ctr:%d" % n) == i + 1
 
-    ts = [threading.Thread(target=checker, args=(n,)) for n in range(4)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    out, _ = bench.communicate(timeout=300)
-    assert bench.returncode == 0, out
-    assert "error" not in out.lower()
-    assert not errors, errors
+    under_benchmark(s, ["-n", "200000", "-r", "100000", "-t", "set,get,incr"], checker)
     if kernel_at_least(6, 12):  # min_wait_usec (IORING_FEAT_MIN_TIMEOUT)
         assert batched_waits(c) > 0
     # Off at run time: no more batched waits.
@@ -359,26 +367,51 @@ def test_batched_waits_under_load(make_server):
     assert batched_waits(c) == 0
 
 
+def commit_delays(c):
+    return int(c.info("stats")["io_commit_delays"])
+
+
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
 @pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
-def test_no_batched_waits_under_appendfsync_always(make_server):
-    """Under appendfsync always the worker's own sync gathers the next batch: it does not
-    batch its waits (which would only delay the group commit), and turns back to batching
-    when the setting goes."""
-    s = make_server("--io-engine", "uring", "--threads", "1", "--io-batch-usec", "2000",
-                    "--appendonly", "yes", "--appendfsync", "always")
+def test_commit_delays_under_appendfsync_always(workdir):
+    """Under appendfsync always the worker does not batch its waits between a sync and the
+    next requests (its own sync gathered those), but under load it does once before it leads
+    a sync, so that one fsync covers more requests (io_commit_delays). A lone client is never
+    delayed. Every acknowledged write survives a SIGKILL, and the waits turn back into
+    ordinary batched waits when the setting goes."""
+    s = PServer(workdir, "--io-engine", "uring", "--threads", "1", "--io-batch-usec", "2000",
+                "--appendfsync", "always")
+    s.start()
     c = s.client()
     if c.config_get("io-engine")["io-engine"] != "uring":
+        s.kill()
         pytest.skip("io_uring not available")
+    for i in range(200):  # one client: nothing to gather
+        assert c.set("lone:%d" % i, i)
+    assert commit_delays(c) == 0 and batched_waits(c) == 0
+    acked = {}
 
-    def bench():
-        p = subprocess.run(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32", "-n",
-                            "20000", "-r", "1000", "-t", "set"],
-                           capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, p.stdout + p.stderr
+    def writer(r, n):
+        for i in range(300):
+            assert r.set("w:%d:%d" % (n, i), "v%d.%d" % (n, i))
+            acked[(n, i)] = True  # acknowledged: durable under always
+            assert r.incr("ctr:%d" % n) == i + 1
 
-    bench()
+    under_benchmark(s, ["-n", "30000", "-r", "1000", "-t", "set"], writer)
     assert batched_waits(c) == 0
+    assert commit_delays(c) > 0
+    s.kill()  # SIGKILL: nothing flushed at exit
+    s.start()
+    c = s.client()
+    assert c.get("lone:199") == b"199"
+    for (n, i) in acked:
+        assert c.get("w:%d:%d" % (n, i)) == b"v%d.%d" % (n, i)
+    for n in range(4):
+        assert c.get("ctr:%d" % n) == b"300"
     c.config_set("appendfsync", "everysec")
-    bench()
-    assert batched_waits(c) > 0
+    c.config_resetstat()
+    p = subprocess.run(["redis-benchmark", "-p", str(s.port), "-q", "-c", "32", "-n", "20000",
+                        "-r", "1000", "-t", "set"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert batched_waits(c) > 0 and commit_delays(c) == 0
+    s.stop()
