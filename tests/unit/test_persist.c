@@ -631,9 +631,9 @@ static void test_always_prefilled_tail(void)
     if (pid == 0) {
         mnemo_store *st = child_open(MNEMO_FSYNC_ALWAYS);
         fill(st, 300); /* each call returns with its change durable */
-        for (int i = 0; i < 400 && file_size(seg_path(1)) < (256L << 10); i++)
+        for (int i = 0; i < 400 && file_size(seg_path(1)) < (64L << 10); i++)
             usleep(5000);
-        _exit(file_size(seg_path(1)) >= (256L << 10) ? 0 : 3); /* no close: a kill */
+        _exit(file_size(seg_path(1)) >= (64L << 10) ? 0 : 3); /* no close: a kill */
     }
     child_exits_ok(pid);
     long left = file_size(seg_path(1));
@@ -648,7 +648,7 @@ static void test_always_prefilled_tail(void)
     fill(st, 400);
     mnemo_store_free(st);
     long closed = file_size(seg_path(1));
-    CHECK(closed < left && closed < (64L << 10)); /* closed: the file ends with its records */
+    CHECK(closed < left && closed < (48L << 10)); /* closed: the file ends with its records */
     ASSERT_EQ(open_store(MNEMO_FSYNC_ALWAYS, &st), MNEMO_OK);
     mnemo_dbsize(st, 0, &n);
     CHECK_EQ(n, 400);
