@@ -373,14 +373,17 @@ def commit_delays(c):
 
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
 @pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
-def test_commit_delays_under_appendfsync_always(workdir):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_commit_delays_under_appendfsync_always(workdir, threads):
     """Under appendfsync always the worker does not batch its waits between a sync and the
     next requests (its own sync gathered those), but under load it does once before it leads
     a sync, so that one fsync covers more requests (io_commit_delays). A lone client is never
-    delayed. Every acknowledged write survives a SIGKILL, and the waits turn back into
-    ordinary batched waits when the setting goes."""
-    s = PServer(workdir, "--io-engine", "uring", "--threads", "1", "--io-batch-usec", "2000",
-                "--appendfsync", "always")
+    delayed. With two workers one gathers at a time and the other's replies wait for its sync
+    (the rate and connections that count are the server's). Every acknowledged write
+    survives a SIGKILL, and the waits turn back into ordinary batched waits when the setting
+    goes."""
+    s = PServer(workdir, "--io-engine", "uring", "--threads", threads, "--io-batch-usec",
+                "2000", "--appendfsync", "always")
     s.start()
     c = s.client()
     if c.config_get("io-engine")["io-engine"] != "uring":
