@@ -393,7 +393,12 @@ void uring_wait(worker *w, int ms)
     unsigned us = (unsigned)CFG(io_batch_usec);
     int always = CFG(appendonly) && CFG(appendfsync) == MNEMO_FSYNC_ALWAYS;
     if (w->commit_deferred) { /* bounded: the sync waits for this wait alone */
-        unsigned bound = (unsigned)ms * 1000u < us ? (unsigned)ms * 1000u : us;
+        /* The window grows with the workers (up to 4x): a sync that covers several of them
+         * costs each a wake-up and a pass over its held replies, so larger batches pay
+         * (2 workers, 50 clients: p99 2.8-3.3 ms at 100 us, 2.1-2.3 at 200, Redis's 2.6-3.2). */
+        unsigned nw = g_srv.nworkers < 4 ? g_srv.nworkers : 4;
+        unsigned win = us * (nw ? nw : 1);
+        unsigned bound = (unsigned)ms * 1000u < win ? (unsigned)ms * 1000u : win;
         /* Until the connections not waiting for this sync have sent again (a client
          * waits for its reply, so those are the ones that can), or the bound. */
         unsigned nc = atomic_load_explicit(&w->nconns, memory_order_relaxed);
