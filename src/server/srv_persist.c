@@ -36,19 +36,25 @@ static void persist_log(void *ctx, int level, const char *msg)
 /* The worker leading a sync on this thread (srv_persist_worker_tick), NULL on others. */
 static _Thread_local worker *syncing_worker;
 
-/* Whoever synced (a worker leading the group commit, or the log thread): wake every other
- * worker that waits for an LSN now durable. */
-static void on_durable(void *ctx, uint64_t lsn)
+/* Wakes every worker but `self` that waits for an LSN up to `lsn` (UINT64_MAX: any). */
+static void wake_workers(const worker *self, uint64_t lsn)
 {
-    (void)ctx;
     for (unsigned i = 0; i < g_srv.nworkers; i++) {
         worker *w = &g_srv.workers[i];
-        if (w == syncing_worker)
+        if (w == self)
             continue;
         uint64_t want = atomic_load(&w->wait_lsn);
         if (want && want <= lsn && atomic_compare_exchange_strong(&w->wait_lsn, &want, 0))
             worker_wake(w);
     }
+}
+
+/* Whoever synced (a worker leading the group commit, or the log thread): wake every other
+ * worker that waits for an LSN now durable. */
+static void on_durable(void *ctx, uint64_t lsn)
+{
+    (void)ctx;
+    wake_workers(syncing_worker, lsn);
 }
 
 /* The loading threads: how far the load is (INFO persistence while loading). */
@@ -285,17 +291,6 @@ static void lead_sync(worker *w)
 /* The worker gathering requests before it leads a sync (NULL: none). */
 static _Atomic(worker *) gathering;
 
-/* After a gathering worker's sync: wake the others with replies still held, whether that
- * sync covered them or not (then one of them leads the next). */
-static void wake_waiters(worker *self)
-{
-    for (unsigned i = 0; i < g_srv.nworkers; i++) {
-        worker *w = &g_srv.workers[i];
-        if (w != self && atomic_load(&w->wait_lsn))
-            worker_wake(w);
-    }
-}
-
 void srv_persist_worker_tick(worker *w)
 {
     if (w->log_dirty) {
@@ -313,7 +308,9 @@ void srv_persist_worker_tick(worker *w)
         if (w->held)
             lead_sync(w);
         atomic_store(&gathering, NULL);
-        wake_waiters(w);
+        /* The others with replies still held, whether that sync covered them or not (then
+         * one of them leads the next). */
+        wake_workers(w, UINT64_MAX);
     }
     release_held(w); /* publishes wait_lsn before `gathering` is read below */
     if (!w->held || CFG(appendfsync) != MNEMO_FSYNC_ALWAYS || atomic_load(&gathering))

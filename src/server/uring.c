@@ -362,6 +362,12 @@ static void enter_batch(struct io_uring *ring, unsigned wait_nr, struct __kernel
 #define UR_BATCH_MIN 4
 #define UR_BATCH_MAX 16
 
+/* The load rule: at least two requests expected within the window, and enough connections. */
+static int busy_enough(uint64_t rate, unsigned conns, unsigned us)
+{
+    return rate * us >= 2000 && conns / 2 >= UR_BATCH_MIN;
+}
+
 static unsigned batch_wanted(worker *w, unsigned us)
 {
     uring_engine *ue = w->ue;
@@ -372,11 +378,10 @@ static unsigned batch_wanted(worker *w, unsigned us)
         ue->recvs = 0;
         ue->rate_ms = w->now_ms;
     }
-    if (!us || !(ue->ring.features & IORING_FEAT_MIN_TIMEOUT) ||
-        (uint64_t)ue->rate * us < 2000)
+    unsigned nc = atomic_load_explicit(&w->nconns, memory_order_relaxed);
+    if (!us || !(ue->ring.features & IORING_FEAT_MIN_TIMEOUT) || !busy_enough(ue->rate, nc, us))
         return 0;
-    unsigned n = atomic_load_explicit(&w->nconns, memory_order_relaxed) / 2;
-    return n < UR_BATCH_MIN ? 0 : n < UR_BATCH_MAX ? n : UR_BATCH_MAX;
+    return nc / 2 < UR_BATCH_MAX ? nc / 2 : UR_BATCH_MAX;
 }
 
 void uring_wait(worker *w, int ms)
@@ -442,7 +447,7 @@ int uring_commit_defer(worker *w)
         rate += atomic_load_explicit(&g_srv.workers[i].recv_rate, memory_order_relaxed);
         conns += atomic_load_explicit(&g_srv.workers[i].nconns, memory_order_relaxed);
     }
-    return rate * us >= 2000 && conns / 2 >= UR_BATCH_MIN;
+    return busy_enough(rate, conns, us);
 }
 
 void uring_stop_accepting(worker *w)
