@@ -279,6 +279,8 @@ void arena_release(arena *a, uint32_t ref, uint32_t size)
         a->small_live -= size;
     if (s->live == 0 && s->sealed)
         seg_free(a, id);
+    else if (!s->large)
+        entry_kill(s->base + (ref & 0xffff), size); /* walks of the segment skip it */
 }
 
 uint64_t arena_garbage(const arena *a)

@@ -11,7 +11,8 @@
  * per-entry malloc header or size-class rounding. Each small segment has a key prefix of its
  * own (learned from the shard's recent keys when the segment starts, arena_alloc_entry()) that
  * the keys of its entries may leave out (entry.h). Dead entries (overwritten or deleted) stay in
- * their segment, unchanged (the index no longer points at them), until the segment is freed: at once when its last live entry
+ * their segment, marked dead (entry_kill(); the index no longer points at them), until the
+ * segment is freed: at once when its last live entry
  * dies, or when compaction copies its live entries to the head (arena_pick_victim() chooses the
  * sealed segment with the most garbage; the shard moves the entries and fixes the index).
  *
@@ -134,7 +135,8 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen,
 uint32_t arena_oldest(arena *a, unsigned q);
 
 /* Accounts the entry at ref (of `size` bytes) as dead; frees its segment if nothing live is
- * left. The bytes stay as they are (compaction tells live from dead through the index). */
+ * left, else marks the entry dead in place (entry_kill()): its bytes must not be read after
+ * this call. */
 void arena_release(arena *a, uint32_t ref, uint32_t size);
 
 /* Bytes held by small segments that are not live data (dead entries and sealed slack). */

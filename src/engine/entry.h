@@ -42,8 +42,12 @@
  * so a 16-byte key with a 32-byte value and no TTL takes 51-55 bytes, 6 fewer with a 6-byte
  * prefix. Entries are never resized
  * in place: a write that changes the size appends a new entry and leaves the old bytes as they
- * were; whether an entry is live is known from the index alone (compaction asks it), so no
- * header bit is spent on it.
+ * were. Whether an entry is live is known from the index; but a dead entry's first bytes are
+ * overwritten with a marker (entry_kill(): an extension byte with its top bit set, which no
+ * live entry has, then the entry's size), so that compaction and eviction, which walk a
+ * segment's entries in order, skip dead ones without hashing the key and probing the index
+ * (half the entries a compaction visits under random overwrites; 7 % of a pipelined SET's
+ * server time was that probe).
  */
 #ifndef MNEMO_ENGINE_ENTRY_H
 #define MNEMO_ENGINE_ENTRY_H
@@ -66,6 +70,8 @@ enum {
     ENT_TYPED = 0x80,
     ENT_EXT_FLAGS = ENT_COMPRESSED | ENT_TYPED,
     ENT_FLAGS = ENT_TTL | ENT_EXT_FLAGS,
+    ENT_EXT_DEAD = 0x80,   /* in the extension byte: a dead entry (entry_kill()) */
+    ENT_MIN_SIZE = 3,      /* head, vlen and version: an empty key and value */
 };
 
 #define ENT_PFX_MAX 15      /* longest segment prefix */
@@ -339,6 +345,26 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
     if (klen > plen)
         memcpy(q, (const uint8_t *)key + plen, klen - plen);
     entry_decode(p, vbase, pfx, e);
+}
+
+/* Marks the entry of `size` bytes at p dead: a head with an extension byte that has
+ * ENT_EXT_DEAD, then the size as a varint (3 bytes up to 127, 4 up to 16383: an entry always
+ * has room for its own size). The rest of its bytes are left as they were. */
+static inline void entry_kill(uint8_t *p, uint32_t size)
+{
+    p[0] = ENT_KLEN_EXT;
+    p[1] = ENT_EXT_DEAD;
+    (void)entry_varint_put(p + 2, size);
+}
+
+/* The size of the entry at p if entry_kill() marked it dead, else 0. */
+static inline uint32_t entry_dead_size(const uint8_t *p)
+{
+    if ((p[0] & ENT_KLEN_MASK) != ENT_KLEN_EXT || !(p[1] & ENT_EXT_DEAD))
+        return 0;
+    uint32_t n;
+    (void)entry_varint_get(p + 2, &n);
+    return n;
 }
 
 static inline uint64_t entry_version(const entry *e)

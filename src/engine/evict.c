@@ -118,6 +118,11 @@ static unsigned fifo_slice(shard *sh, op *o, int policy)
     unsigned removed = 0;
     uint32_t off = 0;
     while (a->segs[id].base && off < a->segs[id].used) {
+        uint32_t dead = entry_dead_size(a->segs[id].base + off);
+        if (dead) {
+            off += dead;
+            continue;
+        }
         entry e;
         uint32_t ref = id << 16 | off;
         arena_decode(a, ref, &e);

@@ -531,6 +531,11 @@ static void compact(shard *sh, uint32_t victim, int64_t now)
     uint32_t off = 0;
     unsigned q = a->segs[victim].queue;
     while (a->segs[victim].base && off < a->segs[victim].used) {
+        uint32_t dead = entry_dead_size(a->segs[victim].base + off);
+        if (dead) {
+            off += dead;
+            continue;
+        }
         entry e;
         uint32_t ref = victim << 16 | off;
         decode_ref(sh, ref, &e);
@@ -538,7 +543,7 @@ static void compact(shard *sh, uint32_t victim, int64_t now)
         table *t;
         uint32_t slot;
         if (!shard_slot_of_ref(sh, entry_hash(&e), ref, &t, &slot))
-            continue; /* dead: the index points elsewhere or nowhere */
+            continue; /* not in the index: nothing to move */
         /* The copies join the head of the victim's queue: compaction moves live entries
          * forward in the FIFO, as Segcache's merge does; their access counts go with them. */
         if (shard_move_entry(sh, &e, ref, t, slot, q, entry_freq(e.base), now))

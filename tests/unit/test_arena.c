@@ -313,11 +313,82 @@ static void test_key_prefixes(void)
     arena_free_all(&a);
 }
 
+/* A dead entry carries a mark with its size (entry_kill()); no live entry reads as one. */
+static void test_dead_marks(void)
+{
+    uint8_t buf[20000];
+    uint32_t sizes[] = {ENT_MIN_SIZE, 4, 127, 128, 129, 8192, 16383, 16384};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        memset(buf, 0xee, sizeof(buf));
+        entry_kill(buf, sizes[i]);
+        CHECK_EQ(entry_dead_size(buf), sizes[i]);
+        CHECK_EQ(2 + entry_varint_len(sizes[i]) <= sizes[i], 1); /* fits in the entry */
+    }
+    /* Live entries of every head shape: short and long keys, TTL, the extension byte's flags,
+     * at the highest access count. */
+    uint8_t flags[] = {0, ENT_TTL, ENT_COMPRESSED, ENT_TYPED, ENT_COMPRESSED | ENT_TYPED | ENT_TTL};
+    uint32_t klens[] = {0, 5, 29, 30, 31, 200};
+    char key[200];
+    memset(key, 'k', sizeof(key));
+    for (size_t f = 0; f < sizeof(flags); f++) {
+        for (size_t k = 0; k < sizeof(klens) / sizeof(klens[0]); k++) {
+            entry e;
+            entry_init(buf, flags[f], key, klens[k], 0, 7ull << 16, 7ull << 16, NULL, 0,
+                       (flags[f] & ENT_TTL) ? 123 : 0, &e);
+            entry_set_freq(buf, ENT_FREQ_MAX);
+            CHECK_EQ(entry_dead_size(buf), 0);
+            CHECK(e.size >= ENT_MIN_SIZE);
+        }
+    }
+    /* Released entries are marked where they lie: a walk over the segment by each entry's
+     * size (dead or decoded) meets exactly the live ones and ends at the segment's end. */
+    arena a;
+    arena_init(&a);
+    enum { N = 300 };
+    uint32_t refs[N], sz[N];
+    for (int i = 0; i < N; i++)
+        refs[i] = put_v(&a, (uint32_t)(i % 7) * 40, (uint8_t)i, (1000 + (uint64_t)i) << 16, &sz[i]);
+    uint32_t seg = refs[0] >> 16;
+    int live = 0;
+    for (int i = 0; i < N; i++) {
+        if ((refs[i] >> 16) != seg)
+            continue;
+        if (i % 3)
+            arena_release(&a, refs[i], sz[i]);
+        else
+            live++;
+    }
+    CHECK(live > 10);
+    uint32_t off = 0;
+    int seen = 0;
+    while (off < a.segs[seg].used) {
+        uint32_t d = entry_dead_size(a.segs[seg].base + off);
+        if (d) {
+            off += d;
+            continue;
+        }
+        entry e;
+        arena_decode(&a, seg << 16 | off, &e);
+        int i = 0;
+        while (i < N && refs[i] != (seg << 16 | off))
+            i++;
+        CHECK(i < N && i % 3 == 0);
+        if (i < N && e.vlen)
+            CHECK_EQ(e.val[0], (uint8_t)i);
+        seen++;
+        off += e.size;
+    }
+    CHECK_EQ(off, a.segs[seg].used);
+    CHECK_EQ(seen, live);
+    arena_free_all(&a);
+}
+
 int main(void)
 {
     TEST_RUN(test_entry_layout);
     TEST_RUN(test_alloc_and_release);
     TEST_RUN(test_segments_fill_and_free);
     TEST_RUN(test_key_prefixes);
+    TEST_RUN(test_dead_marks);
     return TEST_REPORT();
 }
