@@ -756,6 +756,17 @@ static void prefetch_entries(shard *sh, const table *t, uint64_t h)
         __builtin_prefetch(arena_ptr(&sh->ar, table_refs(t)[s]));
 }
 
+/* Starts loading the index lines a probe for h reads first: the home slot's control bytes
+ * and ref (the shard's lock held). */
+static void prefetch_index(const table *t, uint64_t h)
+{
+    if (!t->cap)
+        return;
+    uint32_t home = table_home(t->cap, h);
+    __builtin_prefetch(&t->ctrl[home]);
+    __builtin_prefetch(&table_refs(t)[home]);
+}
+
 #define PREFETCH_MAX 32
 
 void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
@@ -770,6 +781,21 @@ void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
         h[i] = hash_bytes(keys[i], lens[i]);
         shard *sh = store_shard(st, db, h[i]);
         __builtin_prefetch(sh); /* its lock word: the visits below then overlap */
+    }
+    /* Two passes over the shards: the first only issues prefetches of the index lines, the
+     * second reads them (by then arriving) to prefetch the entries. A single pass that read
+     * each key's index lines in turn paid their misses one after another: a lock's atomic
+     * instruction waits for every earlier load, so no two keys' misses overlapped (library
+     * hint 0.48x of plain lookups with one pass, 0.34x with two; pipelined SET -7 %). */
+    for (size_t i = 0; i < n; i++) {
+        shard *sh = store_shard(st, db, h[i]);
+        if (!mlock_trylock(&sh->lock))
+            continue;
+        if (sh->state == SHARD_OPEN) {
+            prefetch_index(&sh->old, h[i]);
+            prefetch_index(&sh->tab, h[i]);
+        }
+        mlock_unlock(&sh->lock);
     }
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, h[i]);
