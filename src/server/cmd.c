@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/config.h"
 #include "server/pubsub.h"
@@ -239,6 +240,27 @@ static int queue_command(conn *c, const command *cmd, int argc, resp_arg *argv)
     return 0;
 }
 
+/* The running command's start (monotonic ns; 0 outside a timed command), and the wall
+ * clock's offset from the monotonic one (sampled by cmd_clock_sync()). */
+static _Thread_local uint64_t cmd_start_ns;
+static _Thread_local int64_t wall_offset_ns;
+
+void cmd_clock_sync(void)
+{
+    struct timespec r;
+    clock_gettime(CLOCK_REALTIME, &r);
+    uint64_t m = clock_monotonic_ns();
+    wall_offset_ns = ((int64_t)r.tv_sec * 1000000000 + r.tv_nsec) - (int64_t)m;
+}
+
+int64_t cmd_store_clock(void *ctx)
+{
+    (void)ctx;
+    if (cmd_start_ns && wall_offset_ns)
+        return ((int64_t)cmd_start_ns + wall_offset_ns) / 1000000;
+    return clock_realtime_ms();
+}
+
 void cmd_call(conn *c, const command *cmd, int argc, resp_arg *argv)
 {
     atomic_store_explicit(&c->last_cmd, cmd, memory_order_relaxed);
@@ -246,9 +268,13 @@ void cmd_call(conn *c, const command *cmd, int argc, resp_arg *argv)
         cmd->fn(c, argc, argv);
         return;
     }
-    /* One clock read per command: the previous command's end is this one's start. */
+    /* One clock read per command: the previous command's end is this one's start. The store
+     * takes its time from it too (cmd_store_clock), as Redis takes a command's time once. */
     uint64_t t0 = slowlog_t_last ? slowlog_t_last : clock_monotonic_ns();
+    uint64_t outer = cmd_start_ns; /* EXEC runs its queued commands through here */
+    cmd_start_ns = t0;
     cmd->fn(c, argc, argv);
+    cmd_start_ns = outer;
     uint64_t t1 = clock_monotonic_ns();
     slowlog_t_last = t1;
     long long us = (long long)((t1 - t0) / 1000);

@@ -279,6 +279,7 @@ int main(int argc, char **argv)
                     "(%u)", mc.evict_low_pct, mc.evict_high_pct);
         return 1;
     }
+    mc.clock = cmd_store_clock;
     mc.compression = CFG(compression) != 0;
     mc.compress_min = (size_t)CFG(compression_threshold);
     /* Keyspace notifications: expired/evicted come from the hook; deletes are captured only

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/cmd.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/srv_persist.h"
@@ -297,6 +298,7 @@ void worker_accept(worker *w, listener *l)
 /* Per-worker periodic work over its own connections. */
 static void cron(worker *w)
 {
+    cmd_clock_sync();
     long long timeout = CFG(timeout);
     conn *next;
     for (conn *c = w->conns; c; c = next) {
@@ -461,6 +463,7 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), tname);
     w->now_ms = server_now_ms();
     w->last_cron_ms = w->now_ms;
+    cmd_clock_sync();
 
     if (CFG(io_engine) == IO_ENGINE_URING && uring_worker_init(w) == 0) {
         uring_worker_run(w);
