@@ -97,6 +97,22 @@ static int batch_lock(mnemo_store *st, unsigned db, const void *keys, size_t str
     return MNEMO_OK;
 }
 
+/* Warms the cache for the lookups of keys [i, i + BATCH_PREFETCH) when i starts such a group
+ * (the batch's shards locked): their index lines, then their entries, so that the keys'
+ * misses overlap (shard_prefetch). Groups keep what was loaded from being pushed out again by
+ * a long batch before it is used. An unpipelined MSET of ten keys spent 42 % of the server's
+ * samples in lookups that missed one after another. */
+#define BATCH_PREFETCH 16
+static void batch_prefetch(mnemo_store *st, unsigned db, const batch *b, size_t i, size_t n)
+{
+    if (i % BATCH_PREFETCH)
+        return;
+    size_t end = n - i < BATCH_PREFETCH ? n : i + BATCH_PREFETCH;
+    for (int stage = 0; stage < 2; stage++)
+        for (size_t k = i; k < end; k++)
+            shard_prefetch(store_shard(st, db, b->h[k]), b->h[k], stage);
+}
+
 int mnemo_mset(mnemo_store *st, unsigned db, const mnemo_kv *kvs, size_t n,
                const mnemo_set_opts *opts)
 {
@@ -125,6 +141,7 @@ int mnemo_mset(mnemo_store *st, unsigned db, const mnemo_kv *kvs, size_t n,
     if (f & MNEMO_SET_NX) {
         for (size_t i = 0; i < n; i++) {
             shard *sh = store_shard(st, db, b.h[i]);
+            batch_prefetch(st, db, &b, i, n);
             if (shard_find(sh, &o, kvs[i].key, kvs[i].key_len, b.h[i], &l)) {
                 batch_unlock(st, db, &b, 1);
                 return MNEMO_EEXISTS;
@@ -135,6 +152,7 @@ int mnemo_mset(mnemo_store *st, unsigned db, const mnemo_kv *kvs, size_t n,
         shard *sh = store_shard(st, db, b.h[i]);
         if ((rc = shard_prepare_insert(sh)))
             break;
+        batch_prefetch(st, db, &b, i, n); /* (after the insert's resize, if any) */
         int found = shard_find(sh, &o, kvs[i].key, kvs[i].key_len, b.h[i], &l);
         int64_t key_at = at < 0 ? (found ? entry_expire_at(&l.e) : 0) : at;
         if (key_at > 0 && key_at <= op_now(&o)) {
@@ -158,12 +176,10 @@ int mnemo_mget_with(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t 
         return rc;
     op o = {st, db, 0, 0};
     int compressed = 0;
-    for (int stage = 0; stage < 2; stage++)
-        for (size_t i = 0; i < n; i++)
-            shard_prefetch(store_shard(st, db, b.h[i]), b.h[i], stage);
     for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
+        batch_prefetch(st, db, &b, i, n);
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
         shard_count_read(sh, found);
         if (!fn)
@@ -238,6 +254,7 @@ int mnemo_mdel(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t n, si
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
+        batch_prefetch(st, db, &b, i, n);
         if (shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l)) {
             shard_remove(sh, &o, &l, MNEMO_EVENT_DEL);
             d++;
@@ -260,6 +277,7 @@ int mnemo_mexists(mnemo_store *st, unsigned db, const mnemo_key *keys, size_t n,
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, b.h[i]);
         loc l;
+        batch_prefetch(st, db, &b, i, n);
         int found = shard_find(sh, &o, keys[i].key, keys[i].key_len, b.h[i], &l);
         shard_count_read(sh, found);
         c += found;

@@ -269,22 +269,28 @@ static int find_in(shard *sh, table *t, const void *key, size_t klen, uint64_t h
     return 0;
 }
 
-void shard_prefetch(const shard *sh, uint64_t h, int stage)
+static void prefetch_in(const shard *sh, const table *t, uint64_t h, int stage)
 {
-    const table *t = &sh->tab;
     if (!t->cap)
         return;
-    uint32_t home = table_home(t->cap, h);
     if (stage == 0) {
+        uint32_t home = table_home(t->cap, h);
         __builtin_prefetch(&t->ctrl[home]);
         __builtin_prefetch(&table_refs(t)[home]);
         return;
     }
     table_probe p;
     table_probe_start(t, h, &p);
-    uint32_t s = table_probe_next(t, &p);
-    if (s != UINT32_MAX)
+    uint32_t s;
+    for (int i = 0; i < 2 && (s = table_probe_next(t, &p)) != UINT32_MAX; i++)
         __builtin_prefetch(arena_ptr(&sh->ar, table_refs(t)[s]));
+}
+
+void shard_prefetch(const shard *sh, uint64_t h, int stage)
+{
+    if (sh->old.count) /* mid-migration: the key may be in either table */
+        prefetch_in(sh, &sh->old, h, stage);
+    prefetch_in(sh, &sh->tab, h, stage);
 }
 
 int shard_find(shard *sh, op *o, const void *key, size_t klen, uint64_t h, loc *l)

@@ -169,8 +169,10 @@ void shard_finish_resize(shard *sh);
 int shard_prepare_insert(shard *sh);
 
 /* Warms the cache for a coming lookup of hash h: stage 0 loads the home slot's control bytes
- * and refs, stage 1 (after stage 0 for a whole batch) the first candidate entry. Lets a batch's
- * independent misses overlap instead of paying them one after another. */
+ * and refs, stage 1 (after stage 0 for a whole batch) the first two candidate entries, in both
+ * tables while a migration is under way. Lets a batch's independent misses overlap instead of
+ * paying them one after another: stage 0 issues prefetches only, so no key's miss waits for
+ * another's. */
 void shard_prefetch(const shard *sh, uint64_t h, int stage);
 
 /* Looks the key up (hash h). Expired entries are removed on the way (an expire event) and count

@@ -744,29 +744,6 @@ int mnemo_get(mnemo_store *st, unsigned db, const void *key, size_t klen, mnemo_
     return rc;
 }
 
-/* Starts loading the entries whose index tags match h (the shard's lock held). */
-static void prefetch_entries(shard *sh, const table *t, uint64_t h)
-{
-    if (!t->cap)
-        return;
-    table_probe p;
-    table_probe_start(t, h, &p);
-    uint32_t s;
-    for (int i = 0; i < 2 && (s = table_probe_next(t, &p)) != UINT32_MAX; i++)
-        __builtin_prefetch(arena_ptr(&sh->ar, table_refs(t)[s]));
-}
-
-/* Starts loading the index lines a probe for h reads first: the home slot's control bytes
- * and ref (the shard's lock held). */
-static void prefetch_index(const table *t, uint64_t h)
-{
-    if (!t->cap)
-        return;
-    uint32_t home = table_home(t->cap, h);
-    __builtin_prefetch(&t->ctrl[home]);
-    __builtin_prefetch(&table_refs(t)[home]);
-}
-
 #define PREFETCH_MAX 32
 
 void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
@@ -791,20 +768,16 @@ void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
         shard *sh = store_shard(st, db, h[i]);
         if (!mlock_trylock(&sh->lock))
             continue;
-        if (sh->state == SHARD_OPEN) {
-            prefetch_index(&sh->old, h[i]);
-            prefetch_index(&sh->tab, h[i]);
-        }
+        if (sh->state == SHARD_OPEN)
+            shard_prefetch(sh, h[i], 0);
         mlock_unlock(&sh->lock);
     }
     for (size_t i = 0; i < n; i++) {
         shard *sh = store_shard(st, db, h[i]);
         if (!mlock_trylock(&sh->lock))
             continue;
-        if (sh->state == SHARD_OPEN) {
-            prefetch_entries(sh, &sh->old, h[i]);
-            prefetch_entries(sh, &sh->tab, h[i]);
-        }
+        if (sh->state == SHARD_OPEN)
+            shard_prefetch(sh, h[i], 1);
         mlock_unlock(&sh->lock);
     }
 }
