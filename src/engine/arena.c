@@ -205,14 +205,16 @@ static void learn_prefix(arena *a, entry_pfx *out, const uint8_t *key, uint32_t 
 }
 
 uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen, uint32_t vlen,
-                           uint8_t flags, uint64_t version, int64_t now, arena_place *pl)
+                           uint8_t flags, uint64_t version, unsigned vroom, int64_t now,
+                           arena_place *pl)
 {
     uint32_t id = a->q[q].head;
-    size_t sz;
+    size_t sz, vpad;
     if (id != ARENA_NONE) {
         arena_seg *s = &a->segs[id];
         unsigned plen = entry_pfx_use(&s->pfx, key, klen);
-        sz = entry_size(klen, vlen, flags, version, s->vbase, plen);
+        vpad = entry_vpad(version, s->vbase, vroom);
+        sz = entry_size(klen, vlen, flags, version, s->vbase, plen) + vpad;
         if (sz <= ARENA_LARGE && s->cap - s->used >= sz) {
             uint32_t off = s->used;
             s->used += (uint32_t)sz;
@@ -223,12 +225,14 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen,
             pl->ref = id << 16 | off;
             pl->vbase = s->vbase;
             pl->plen = plen;
+            pl->vpad = (unsigned)vpad;
             pl->size = (uint32_t)sz;
             return s->base + off;
         }
     }
     /* A new segment, based at this version (so the delta is 0, one byte). */
-    sz = entry_size(klen, vlen, flags, version, version, 0);
+    vpad = entry_vpad(version, version, vroom);
+    sz = entry_size(klen, vlen, flags, version, version, 0) + vpad;
     entry_pfx pfx = {0};
     if (sz > ARENA_LARGE) {
         if (sz > UINT32_MAX)
@@ -255,7 +259,7 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen,
     arena_seg *s = &a->segs[id];
     s->pfx = pfx;
     unsigned plen = entry_pfx_use(&pfx, key, klen);
-    sz = entry_size(klen, vlen, flags, version, version, plen);
+    sz = entry_size(klen, vlen, flags, version, version, plen) + vpad;
     s->vbase = version;
     s->used = (uint32_t)sz;
     s->live = (uint32_t)sz;
@@ -265,6 +269,7 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen,
     pl->ref = id << 16;
     pl->vbase = version;
     pl->plen = plen;
+    pl->vpad = (unsigned)vpad;
     pl->size = (uint32_t)sz;
     return s->base;
 }

@@ -120,15 +120,18 @@ typedef struct arena_place {
     uint32_t size;  /* the entry's size, as entry_size() */
     uint64_t vbase; /* the base to encode the version against */
     unsigned plen;  /* key bytes the segment's prefix holds (entry_pfx_use()) */
+    unsigned vpad;  /* padding of the version field (entry_init_pad()), included in size */
 } arena_place;
 
 /* Reserves room in queue `q` for a new live entry with this key, value length, flags (entry.h)
- * and version; fills *pl. A segment started for it takes `version` as its base, `now` as its
+ * and version, its version field padded to at least `vroom` bytes (entry_vpad(); 0: minimal);
+ * fills *pl. A segment started for it takes `version` as its base, `now` as its
  * birth time and the learned key prefix. NULL on allocation failure. (A segment being
  * compacted or evicted is sealed, so it is never the head that entries are appended to.)
  * The segment table may move: pointers into it (arena_pfx()) are valid until the next call. */
 uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen, uint32_t vlen,
-                           uint8_t flags, uint64_t version, int64_t now, arena_place *pl);
+                           uint8_t flags, uint64_t version, unsigned vroom, int64_t now,
+                           arena_place *pl);
 
 /* The oldest segment of queue q, sealing its head first if it has no sealed segment (so that
  * eviction can take it); ARENA_NONE if the queue is empty. */

@@ -214,6 +214,25 @@ static inline size_t entry_vsize(uint64_t version, uint64_t vbase)
            (c < 3 ? 0 : entry_varint_len((uint32_t)c - 3));
 }
 
+/* Padding: the version's leading varint may be written wider than it needs (continuation bytes
+ * with nothing in them, which entry_decode() reads as any varint), up to the 10 bytes a 64-bit
+ * varint can take. That lets a rewrite in place keep an entry's size when its new version is
+ * shorter, and lets an entry leave room for versions to come (ENT_VERSION_ROOM). */
+#define ENT_VERSION_ROOM 4 /* bytes an overwritten key's version field is padded to */
+
+/* Most padding the version field of (version, vbase) can take. */
+static inline size_t entry_vpad_max(uint64_t version, uint64_t vbase)
+{
+    return 10 - entry_varint64_len(entry_vcode(version, vbase));
+}
+
+/* Padding that makes the version field of (version, vbase) at least `room` bytes. */
+static inline size_t entry_vpad(uint64_t version, uint64_t vbase, unsigned room)
+{
+    size_t vs = entry_vsize(version, vbase);
+    return vs < room ? room - vs : 0;
+}
+
 /* Size of an entry with these lengths, flags (ENT_FLAGS), version and segment base, leaving out
  * plen bytes of the key (entry_pfx_use()). */
 static inline size_t entry_size(uint32_t klen, uint32_t vlen, uint8_t flags, uint64_t version,
@@ -304,13 +323,15 @@ static inline void entry_decode(uint8_t *p, uint64_t vbase, const entry_pfx *pfx
     e->size = (uint32_t)(e->val + e->vlen - p);
 }
 
-/* Writes the header and key of a new entry at p (which has entry_size() bytes, for the same
- * flags, version, vbase and plen), with access frequency 0; fills *e. plen is 0 or
- * entry_pfx_use(pfx, key, klen) for the prefix of p's segment. The value bytes are the
- * caller's to write, at e->val. ENT_TTL is taken from expire_at, not from flags. */
-static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
-                              uint32_t vlen, uint64_t version, uint64_t vbase,
-                              const entry_pfx *pfx, unsigned plen, int64_t expire_at, entry *e)
+/* Writes the header and key of a new entry at p (which has entry_size() + vpad bytes, for the
+ * same flags, version, vbase and plen; vpad <= entry_vpad_max()), with access frequency 0;
+ * fills *e. plen is 0 or entry_pfx_use(pfx, key, klen) for the prefix of p's segment. The
+ * value bytes are the caller's to write, at e->val. ENT_TTL is taken from expire_at, not from
+ * flags. */
+static inline void entry_init_pad(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
+                                  uint32_t vlen, uint64_t version, uint64_t vbase,
+                                  const entry_pfx *pfx, unsigned plen, int64_t expire_at,
+                                  size_t vpad, entry *e)
 {
     uint8_t *q = p;
     flags &= ENT_FLAGS;
@@ -331,7 +352,7 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
     q = entry_varint_put(q, vlen << 1 | (plen != 0));
     uint64_t z = entry_vcode(version, vbase);
     int more = (z & 3) == 3;
-    while (z >= 0x80) {
+    for (size_t n = entry_varint64_len(z) + vpad; n > 1; n--) { /* padded: 0x80 bytes */
         *q++ = (uint8_t)(z | 0x80);
         z >>= 7;
     }
@@ -345,6 +366,14 @@ static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32
     if (klen > plen)
         memcpy(q, (const uint8_t *)key + plen, klen - plen);
     entry_decode(p, vbase, pfx, e);
+}
+
+/* entry_init() with a version field of minimal width. */
+static inline void entry_init(uint8_t *p, uint8_t flags, const void *key, uint32_t klen,
+                              uint32_t vlen, uint64_t version, uint64_t vbase,
+                              const entry_pfx *pfx, unsigned plen, int64_t expire_at, entry *e)
+{
+    entry_init_pad(p, flags, key, klen, vlen, version, vbase, pfx, plen, expire_at, 0, e);
 }
 
 /* Marks the entry of `size` bytes at p dead: a head with an extension byte that has

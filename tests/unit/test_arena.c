@@ -112,7 +112,7 @@ static void test_entry_layout(void)
 static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, uint32_t *size)
 {
     arena_place pl;
-    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, "k", 1, vlen, 0, version, 1, &pl);
+    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, "k", 1, vlen, 0, version, 0, 1, &pl);
     ASSERT(p != NULL);
     entry e;
     entry_init(p, ENT_TYPE_STRING, "k", 1, vlen, version, pl.vbase, arena_pfx(a, pl.ref), pl.plen,
@@ -199,7 +199,7 @@ static uint32_t put_key(arena *a, const char *key, uint32_t *size)
 {
     arena_place pl;
     uint32_t klen = (uint32_t)strlen(key);
-    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, key, klen, 32, 0, 1000ull << 16, 1, &pl);
+    uint8_t *p = arena_alloc_entry(a, ARENA_Q_MAIN, key, klen, 32, 0, 1000ull << 16, 0, 1, &pl);
     ASSERT(p != NULL);
     entry e;
     entry_init(p, 0, key, klen, 32, 1000ull << 16, pl.vbase, arena_pfx(a, pl.ref), pl.plen, 0,

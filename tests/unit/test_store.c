@@ -586,6 +586,63 @@ static void test_key_prefixes(void)
     CHECK(mem[1] + 100000ull * 6 < mem[0]);
 }
 
+/* Overwrites of a key with values of its size stay in place (no garbage) for minutes: the first
+ * overwrite that moves the entry gives its version field room (ENT_VERSION_ROOM), and a
+ * shorter new entry pads its version to the old size. */
+static void test_overwrites_stay_in_place(void)
+{
+    mnemo_store *st = open_store(1);
+    arena *a = &st->shards[0].ar;
+    mnemo_stats ss;
+    char v[40];
+    memset(v, 'a', 32);
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, 32, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_store_stats(st, &ss), MNEMO_OK);
+    uint64_t d0 = ss.data_bytes; /* version delta 0: a one-byte field */
+    /* 20 ms later the version needs two bytes: the entry moves, with a four-byte field. */
+    fake_now += 20;
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, 32, NULL, NULL, NULL), MNEMO_OK);
+    ASSERT_EQ(mnemo_store_stats(st, &ss), MNEMO_OK);
+    CHECK_U64_EQ(ss.data_bytes, d0 - 1 + ENT_VERSION_ROOM);
+    uint64_t g = arena_garbage(a), d1 = ss.data_bytes, last = 0;
+    /* Two minutes of overwrites (the field would need three bytes after 2 s): in place. */
+    for (int i = 0; i < 60; i++) {
+        fake_now += 2000;
+        memset(v, 'b' + i % 20, 32);
+        uint64_t ver;
+        ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, 32, NULL, NULL, &ver), MNEMO_OK);
+        CHECK(ver > last);
+        last = ver;
+        CHECK_U64_EQ(arena_garbage(a), g);
+    }
+    mnemo_value got;
+    ASSERT_EQ(mnemo_get(st, 0, "k", 1, &got), MNEMO_OK);
+    CHECK(got.len == 32 && memcmp(got.data, v, 32) == 0 && got.version == last);
+    mnemo_value_release(&got);
+    /* A value 3 bytes shorter: in place, the version padded to the old size. */
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, "short value of 29 bytes......", 29, NULL, NULL, NULL),
+              MNEMO_OK);
+    CHECK_U64_EQ(arena_garbage(a), g);
+    ASSERT_EQ(mnemo_store_stats(st, &ss), MNEMO_OK);
+    CHECK_U64_EQ(ss.data_bytes, d1);
+    ASSERT_EQ(mnemo_get(st, 0, "k", 1, &got), MNEMO_OK);
+    CHECK(got.len == 29 && memcmp(got.data, "short value of 29 bytes......", 29) == 0);
+    mnemo_value_release(&got);
+    /* Counters: increments that keep the length stay in place too. */
+    ASSERT_EQ(mnemo_set(st, 0, "c", 1, "10", 2, NULL, NULL, NULL), MNEMO_OK);
+    fake_now += 20;
+    int64_t r;
+    ASSERT_EQ(mnemo_incr(st, 0, "c", 1, 1, &r), MNEMO_OK);
+    g = arena_garbage(a);
+    for (int i = 0; i < 60; i++) {
+        fake_now += 2000;
+        ASSERT_EQ(mnemo_incr(st, 0, "c", 1, 1, &r), MNEMO_OK);
+        CHECK_U64_EQ(arena_garbage(a), g);
+    }
+    CHECK(r == 71);
+    mnemo_store_close(st);
+}
+
 int main(void)
 {
     TEST_RUN(test_scan_exactly_once_while_growing);
@@ -600,5 +657,6 @@ int main(void)
     TEST_RUN(test_many_databases_isolated);
     TEST_RUN(test_db_info_counts_ttls);
     TEST_RUN(test_key_prefixes);
+    TEST_RUN(test_overwrites_stay_in_place);
     return TEST_REPORT();
 }
