@@ -640,7 +640,7 @@ static void test_overwrites_stay_in_place(void)
         CHECK_U64_EQ(arena_garbage(a), g);
     }
     CHECK(r == 71);
-    mnemo_store_close(st);
+    mnemo_store_free(st);
 }
 
 int main(void)
