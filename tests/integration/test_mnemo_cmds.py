@@ -101,3 +101,37 @@ def test_mnemo_commands_in_transaction(raw):
     raw.call("MN.COUNT", "*")
     raw.call("GET", "k")
     assert raw.call("EXEC") == ["OK", 1, b"w"]
+
+
+@pytest.mark.parametrize("timing", ["on", "off"])
+def test_store_clock_follows_the_wall_clock(make_server, timing):
+    # Inside a timed command the store takes its time from the slowlog's monotonic stamp
+    # (converted with a per-worker offset); with slowlog and latency monitor off, from
+    # CLOCK_REALTIME. Either way versions and deadlines are wall-clock milliseconds.
+    import time
+    s = make_server()
+    c = s.client()
+    raw = s.raw()
+    if timing == "off":
+        c.config_set("slowlog-log-slower-than", "-1")
+        c.config_set("latency-monitor-threshold", "0")
+    for in_multi in (False, True):
+        before = int(time.time() * 1000)
+        if in_multi:
+            p = c.pipeline(transaction=True)
+            p.set("k", "v", px=60000)
+            p.set("at", "v", pxat=before + 30000)
+            p.execute()
+        else:
+            c.set("k", "v", px=60000)
+            c.set("at", "v", pxat=before + 30000)
+        after = int(time.time() * 1000)
+        _, ver = raw.call("MN.GETVER", "k")
+        assert before - 5 <= ver >> 16 <= after + 5
+        # the deadline is the write's time plus the TTL
+        assert before + 60000 - 5 <= c.pexpiretime("k") <= after + 60000 + 5
+        assert 30000 - (after - before) - 1000 <= c.pttl("at") <= 30000
+        assert c.pexpiretime("at") == before + 30000
+        c.set("gone", "v", pxat=before - 1)
+        assert c.exists("gone") == 0
+    raw.close()
