@@ -567,21 +567,22 @@ static void compact(shard *sh, uint32_t victim, int64_t now)
     }
 }
 
+/* Normally a shard keeps up to a quarter of its segment bytes, and at least 32 KiB, as
+ * garbage before compacting (copying costs CPU). Under memory pressure garbage is the first
+ * thing to give back, before any live key is evicted or a write refused. */
+static int worth_compacting(const arena *a, uint64_t g, int pressed)
+{
+    return pressed ? g && g * 8 >= a->small_cap
+                   : g >= COMPACT_MIN_GARBAGE && g * 4 >= a->small_cap;
+}
+
 int shard_compact(mnemo_store *st, shard *sh, int pressed)
 {
-    /* Normally a shard keeps up to a quarter of its segment bytes, and at least 32 KiB, as
-     * garbage before compacting (copying costs CPU). Under memory pressure garbage is the first
-     * thing to give back, before any live key is evicted or a write refused. */
     /* First on the shard's counters alone (an upper bound: the heads' free room is not
      * garbage), since this runs after every write: arena_garbage() reads the heads' segment
      * records, 1.4 % of a pipelined SET's samples. */
-    uint64_t ub = sh->ar.small_cap - sh->ar.small_live;
-    if (pressed ? ub * 8 < sh->ar.small_cap || !ub
-                : ub < COMPACT_MIN_GARBAGE || ub * 4 < sh->ar.small_cap)
-        return 0;
-    uint64_t g = arena_garbage(&sh->ar);
-    if (pressed ? g * 8 < sh->ar.small_cap || !g
-                : g < COMPACT_MIN_GARBAGE || g * 4 < sh->ar.small_cap)
+    if (!worth_compacting(&sh->ar, sh->ar.small_cap - sh->ar.small_live, pressed) ||
+        !worth_compacting(&sh->ar, arena_garbage(&sh->ar), pressed))
         return 0;
     uint32_t victim = arena_pick_victim(&sh->ar);
     if (victim == ARENA_NONE)

@@ -764,21 +764,15 @@ void mnemo_prefetch_keys(mnemo_store *st, unsigned db, const void *const *keys,
      * each key's index lines in turn paid their misses one after another: a lock's atomic
      * instruction waits for every earlier load, so no two keys' misses overlapped (library
      * hint 0.48x of plain lookups with one pass, 0.34x with two; pipelined SET -7 %). */
-    for (size_t i = 0; i < n; i++) {
-        shard *sh = store_shard(st, db, h[i]);
-        if (!mlock_trylock(&sh->lock))
-            continue;
-        if (sh->state == SHARD_OPEN)
-            shard_prefetch(sh, h[i], 0);
-        mlock_unlock(&sh->lock);
-    }
-    for (size_t i = 0; i < n; i++) {
-        shard *sh = store_shard(st, db, h[i]);
-        if (!mlock_trylock(&sh->lock))
-            continue;
-        if (sh->state == SHARD_OPEN)
-            shard_prefetch(sh, h[i], 1);
-        mlock_unlock(&sh->lock);
+    for (int stage = 0; stage < 2; stage++) {
+        for (size_t i = 0; i < n; i++) {
+            shard *sh = store_shard(st, db, h[i]);
+            if (!mlock_trylock(&sh->lock))
+                continue;
+            if (sh->state == SHARD_OPEN)
+                shard_prefetch(sh, h[i], stage);
+            mlock_unlock(&sh->lock);
+        }
     }
 }
 
