@@ -469,3 +469,51 @@ ssize_t resp_parse(resp_parser *p, const char *buf, size_t len)
         return parse_multibulk(p, buf, len);
     return parse_inline(p, buf, len);
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * The one-pass path (resp_parse_fast).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Reads "<kind><digits>\r\n" at buf[pos..len) with the digits canonical (no sign, no leading
+ * zero, at most 18 of them) and the '\r' within max_inline bytes of the line's start, as
+ * find_line_end() wants it. Returns the number and moves *pos past the line, or -1. */
+static inline long long fast_header(const char *buf, size_t len, size_t *pos, char kind,
+                                    size_t max_inline)
+{
+    size_t i = *pos, start = i;
+    if (i >= len || buf[i] != kind)
+        return -1;
+    i++;
+    size_t first = i;
+    long long v = 0;
+    while (i < len && i - first < 18 && (unsigned char)(buf[i] - '0') < 10)
+        v = v * 10 + (buf[i++] - '0');
+    if (i == first || (buf[first] == '0' && i - first > 1) || len - i < 2 || buf[i] != '\r' ||
+        buf[i + 1] != '\n' || i - start > max_inline)
+        return -1;
+    *pos = i + 2;
+    return v;
+}
+
+ssize_t resp_parse_fast(const resp_parser *p, const char *buf, size_t len, resp_arg *argv,
+                        size_t cap, size_t *argc)
+{
+    const resp_limits *lim = &p->limits;
+    if (p->state != PS_IDLE || lim->unauthenticated)
+        return 0;
+    size_t pos = 0;
+    long long n = fast_header(buf, len, &pos, '*', lim->max_inline);
+    if (n <= 0 || (unsigned long long)n > cap || n > lim->max_multibulk)
+        return 0;
+    for (long long i = 0; i < n; i++) {
+        long long blen = fast_header(buf, len, &pos, '$', lim->max_inline);
+        if (blen < 0 || blen > lim->max_bulk || len - pos < (size_t)blen + 2 ||
+            buf[pos + (size_t)blen] != '\r' || buf[pos + (size_t)blen + 1] != '\n')
+            return 0;
+        argv[i].ptr = buf + pos;
+        argv[i].len = (size_t)blen;
+        pos += (size_t)blen + 2;
+    }
+    *argc = (size_t)n;
+    return (ssize_t)pos;
+}

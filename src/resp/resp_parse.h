@@ -113,6 +113,22 @@ void resp_parser_reset(resp_parser *p);
  */
 ssize_t resp_parse(resp_parser *p, const char *buf, size_t len);
 
+/*
+ * The common case in one pass, for a caller that parses ahead (a server running pipelined
+ * commands): one complete multibulk command at the start of buf[0..len), written the way every
+ * client library writes it, into the caller's argv[0..cap). The parser is only read (its
+ * limits, and that no command is partly parsed); nothing is stored in it.
+ *
+ * Returns the command's length in bytes with *argc set (at least 1), exactly as resp_parse()
+ * would return it and fill p->argv, or 0 when this cannot tell so cheaply: a command partly
+ * parsed before, an unauthenticated client, the inline form, a count of 0 or below or above
+ * `cap`, a header with a sign or a leading zero or more than 18 digits, a limit exceeded, a
+ * command not complete in the buffer, or any byte out of place. Then resp_parse() decides
+ * (an error, EUNFIN, or the command).
+ */
+ssize_t resp_parse_fast(const resp_parser *p, const char *buf, size_t len, resp_arg *argv,
+                        size_t cap, size_t *argc);
+
 /* After RESP_EPROTO: the error text as Redis words it, e.g. "Protocol error: invalid bulk
  * length". Owned by `p`, valid until the next call on it. "" if there was no error. */
 const char *resp_parser_error(const resp_parser *p);

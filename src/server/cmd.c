@@ -317,11 +317,15 @@ static void reject(conn *c)
 
 void cmd_dispatch(conn *c, int argc, resp_arg *argv)
 {
+    cmd_dispatch_cmd(c, cmd_lookup(argv[0].ptr, argv[0].len), argc, argv);
+}
+
+void cmd_dispatch_cmd(conn *c, const command *cmd, int argc, resp_arg *argv)
+{
     size_t mark = c->out.len;
     int skip = (c->flags & CONN_REPLY_SKIP_NEXT) != 0;
     c->flags &= ~(unsigned)CONN_REPLY_SKIP_NEXT;
 
-    const command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
     if (!cmd) {
         reply_unknown(c, argc, argv);
         reject(c);

@@ -66,6 +66,8 @@ const command *cmd_lookup_sub(const command *parent, const char *name, size_t le
 
 /* Runs (or queues, inside MULTI) the command in argv[0..argc) for c. */
 void cmd_dispatch(conn *c, int argc, resp_arg *argv);
+/* The same with the command already looked up (cmd_lookup(argv[0]); NULL: unknown). */
+void cmd_dispatch_cmd(conn *c, const command *cmd, int argc, resp_arg *argv);
 
 /* Runs an already resolved and checked command (EXEC uses it for the queued ones). */
 void cmd_call(conn *c, const command *cmd, int argc, resp_arg *argv);

@@ -10,7 +10,8 @@
  *   - every call gets an exact-size heap copy of its bytes, moved between calls, so ASan sees
  *     any read out of bounds and any pointer kept from an earlier buffer;
  *   - byte counts and argument counts stay within the input and the limits;
- *   - each command, written back as a multibulk by the reply writer, parses to itself.
+ *   - each command, written back as a multibulk by the reply writer, parses to itself;
+ *   - resp_parse_fast, wherever it takes a command, takes the same bytes and arguments.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -118,7 +119,17 @@ static void run_whole(const uint8_t *data, size_t n, const resp_limits *lim, res
     memcpy(copy, data, n);
     resp_parser_init(&p, lim);
     for (;;) {
+        /* The one-pass path, where it answers, answers as resp_parse does. */
+        resp_arg fast[8];
+        size_t fargc = 0;
+        ssize_t f = resp_parse_fast(&p, copy + off, n - off, fast, 8, &fargc);
         ssize_t r = resp_parse(&p, copy + off, n - off);
+        REQUIRE(f >= 0);
+        if (f > 0) {
+            REQUIRE(r == f && fargc == p.argc && fargc >= 1);
+            for (size_t i = 0; i < fargc; i++)
+                REQUIRE(fast[i].ptr == p.argv[i].ptr && fast[i].len == p.argv[i].len);
+        }
         record(out, &p, r, copy + off, n - off);
         if (r <= 0) {
             if (r == RESP_EUNFIN) {

@@ -730,6 +730,83 @@ static void test_string2ll(void)
     CHECK(!resp_string2ll(LIT("1a"), &v));
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The one-pass path
+ * ------------------------------------------------------------------------------------------- */
+
+/* resp_parse_fast on `in` with a fresh parser and limits `lim` (NULL: defaults): 0 if `takes`
+ * is 0, else the same bytes and arguments as resp_parse. */
+static void expect_fast(const char *in, size_t n, const resp_limits *lim, int takes)
+{
+    resp_parser p;
+    resp_arg argv[8];
+    size_t argc = 0;
+    resp_parser_init(&p, lim);
+    ssize_t f = resp_parse_fast(&p, in, n, argv, 8, &argc);
+    ssize_t r = resp_parse(&p, in, n);
+    if (!takes) {
+        CHECK_EQ(f, 0);
+    } else {
+        CHECK(f > 0);
+        CHECK_EQ(f, r);
+        CHECK_EQ(argc, p.argc);
+        for (size_t i = 0; i < argc && i < p.argc; i++) {
+            CHECK(argv[i].ptr == p.argv[i].ptr);
+            CHECK_EQ(argv[i].len, p.argv[i].len);
+        }
+    }
+    resp_parser_deinit(&p);
+}
+
+static void test_fast_path(void)
+{
+    /* What clients send: taken, as resp_parse takes it. */
+    expect_fast(LIT("*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n"), NULL, 1);
+    expect_fast(LIT("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"), NULL, 1);
+    expect_fast(LIT("*2\r\n$4\r\nECHO\r\n$12\r\nab\r\ncd\r\nef\r\n\r\n"), NULL, 1);
+    expect_fast(LIT("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"), NULL, 1); /* the first */
+    /* Everything else is left to resp_parse. */
+    expect_fast(LIT("PING\r\n"), NULL, 0);                                /* inline */
+    expect_fast(LIT("*0\r\n"), NULL, 0);                                  /* nothing to run */
+    expect_fast(LIT("*-1\r\n"), NULL, 0);
+    expect_fast(LIT("*01\r\n$4\r\nPING\r\n"), NULL, 0);                   /* leading zero */
+    expect_fast(LIT("*1\r\n$04\r\nPING\r\n"), NULL, 0);
+    expect_fast(LIT("*1\r\n$+4\r\nPING\r\n"), NULL, 0);                   /* sign */
+    expect_fast(LIT("*1\r\n$4\r\nPING"), NULL, 0);                          /* incomplete */
+    expect_fast(LIT("*2\r\n$4\r\nPING\r\n"), NULL, 0);
+    expect_fast(LIT("*1\r\n$4\r\nPINGxx"), NULL, 0);                        /* no CRLF after */
+    expect_fast(LIT("*1\n$4\r\nPING\r\n"), NULL, 0);                         /* LF alone */
+    expect_fast(LIT("*1\r\n:4\r\nPING\r\n"), NULL, 0);                    /* not a bulk */
+    expect_fast(LIT("*9\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"
+                    "$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"), NULL, 0); /* > cap */
+    expect_fast(LIT("*1\r\n$1234567890123456789\r\n"), NULL, 0);       /* 19 digits */
+    /* Limits: past any of them, resp_parse gives the error. */
+    resp_limits lim;
+    resp_limits_default(&lim);
+    lim.max_bulk = 3;
+    expect_fast(LIT("*1\r\n$4\r\nPING\r\n"), &lim, 0);
+    lim.max_bulk = 4;
+    expect_fast(LIT("*1\r\n$4\r\nPING\r\n"), &lim, 1);
+    lim.max_multibulk = 1;
+    expect_fast(LIT("*2\r\n$4\r\nECHO\r\n$1\r\na\r\n"), &lim, 0);
+    resp_limits_default(&lim);
+    lim.max_inline = 2; /* "$10" is 3 bytes before its CR: too long a header line */
+    expect_fast(LIT("*1\r\n$10\r\n0123456789\r\n"), &lim, 0);
+    lim.max_inline = 3;
+    expect_fast(LIT("*1\r\n$10\r\n0123456789\r\n"), &lim, 1);
+    resp_limits_default(&lim);
+    lim.unauthenticated = 1;
+    expect_fast(LIT("*1\r\n$4\r\nPING\r\n"), &lim, 0);
+    /* Not while a command is partly parsed. */
+    resp_parser p;
+    resp_arg argv[4];
+    size_t argc;
+    resp_parser_init(&p, NULL);
+    CHECK_EQ(resp_parse(&p, LIT("*1\r\n$4\r\nPI")), RESP_EUNFIN);
+    CHECK_EQ(resp_parse_fast(&p, LIT("*1\r\n$4\r\nPING\r\n"), argv, 4, &argc), 0);
+    resp_parser_deinit(&p);
+}
+
 int main(void)
 {
     TEST_RUN(test_string2ll);
@@ -749,5 +826,6 @@ int main(void)
     TEST_RUN(test_many_args_chunked);
     TEST_RUN(test_big_bulk_chunked);
     TEST_RUN(test_shrinking_input);
+    TEST_RUN(test_fast_path);
     return TEST_REPORT();
 }
