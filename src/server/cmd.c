@@ -24,8 +24,17 @@
 
 #define INDEX_SLOTS 1024 /* power of two, well above the number of commands */
 
-static const command *cmd_index[INDEX_SLOTS];
-static uint8_t cmd_index_len[INDEX_SLOTS]; /* strlen of each slot's name (names are short) */
+/* The command index: a name's first 16 bytes, folded to lower case, as two words, so that a
+ * lookup hashes and compares two words instead of walking the name byte by byte (a
+ * byte-wise FNV hash and compare were 150 instructions per lookup of "INCR", 5 % of a
+ * pipelined INCR's user instructions). Bytes past 16 are compared one by one. */
+typedef struct cmd_slot {
+    uint64_t w0, w1;
+    const command *cmd; /* NULL: free */
+    uint32_t len;
+} cmd_slot;
+
+static cmd_slot cmd_index[INDEX_SLOTS];
 static size_t ncommands;
 
 static const command *const tables[] = {
@@ -39,36 +48,60 @@ static inline unsigned char lower(unsigned char c)
     return (unsigned char)((unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c);
 }
 
-static uint32_t name_hash(const char *s, size_t n)
+/* lower() on each byte of a word at once: bytes 'A'-'Z' get 0x20 added, no other changes. */
+static inline uint64_t lower8(uint64_t w)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ lower((unsigned char)s[i])) * 16777619u;
-    return h;
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t h = w & (0x7f * ones);
+    uint64_t ge_a = h + (0x80 - 'A') * ones; /* bit 7 set where the low 7 bits are >= 'A' */
+    uint64_t gt_z = h + (0x7f - 'Z') * ones; /* ... where they are > 'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones); /* and the byte is ASCII */
+    return w | (upper >> 2);
 }
 
-/* Whether the table name `name` (nlen bytes) is s[0..n), ignoring ASCII case. Inline and
- * without libc calls: every command is looked up once or twice (the pipelined prefetch scan,
- * then dispatch), and strnlen, strlen and strncasecmp were 2-3 % of a pipelined INCR. */
-static int name_eq(const char *name, size_t nlen, const char *s, size_t n)
+/* The name's first 16 bytes (zero-padded), folded. */
+static inline void name_words(const char *s, size_t n, uint64_t *w0, uint64_t *w1)
 {
-    if (nlen != n)
-        return 0;
+    unsigned char b[16] = {0};
+    memcpy(b, s, n < sizeof(b) ? n : sizeof(b));
+    memcpy(w0, b, 8);
+    memcpy(w1, b + 8, 8);
+    *w0 = lower8(*w0);
+    *w1 = lower8(*w1);
+}
+
+static inline uint32_t name_slot(uint64_t w0, uint64_t w1, size_t n)
+{
+    uint64_t h = (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ n) * 0xc2b2ae3d27d4eb4full;
+    return (uint32_t)(h >> 54) & (INDEX_SLOTS - 1);
+}
+
+/* Whether s[0..n) equals name[0..n), ignoring ASCII case. */
+static int tail_eq(const char *name, const char *s, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         if (lower((unsigned char)name[i]) != lower((unsigned char)s[i]))
             return 0;
     return 1;
 }
 
+/* Whether the table name `name` (nlen bytes) is s[0..n), ignoring ASCII case. */
+static int name_eq(const char *name, size_t nlen, const char *s, size_t n)
+{
+    return nlen == n && tail_eq(name, s, n);
+}
+
 void cmd_init(void)
 {
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const command *c = tables[t]; c->name; c++) {
-            uint32_t i = name_hash(c->name, strlen(c->name)) & (INDEX_SLOTS - 1);
-            while (cmd_index[i])
+            size_t n = strlen(c->name);
+            uint64_t w0, w1;
+            name_words(c->name, n, &w0, &w1);
+            uint32_t i = name_slot(w0, w1, n);
+            while (cmd_index[i].cmd)
                 i = (i + 1) & (INDEX_SLOTS - 1);
-            cmd_index[i] = c;
-            cmd_index_len[i] = (uint8_t)strlen(c->name);
+            cmd_index[i] = (cmd_slot){w0, w1, c, (uint32_t)n};
             ncommands++;
         }
     }
@@ -78,11 +111,13 @@ const command *cmd_lookup(const char *name, size_t len)
 {
     if (len > 64)
         return NULL;
-    uint32_t i = name_hash(name, len) & (INDEX_SLOTS - 1);
-    while (cmd_index[i]) {
-        if (name_eq(cmd_index[i]->name, cmd_index_len[i], name, len))
-            return cmd_index[i];
-        i = (i + 1) & (INDEX_SLOTS - 1);
+    uint64_t w0, w1;
+    name_words(name, len, &w0, &w1);
+    for (uint32_t i = name_slot(w0, w1, len); cmd_index[i].cmd; i = (i + 1) & (INDEX_SLOTS - 1)) {
+        const cmd_slot *e = &cmd_index[i];
+        if (e->w0 == w0 && e->w1 == w1 && e->len == len &&
+            (len <= 16 || tail_eq(e->cmd->name + 16, name + 16, len - 16)))
+            return e->cmd;
     }
     return NULL;
 }
