@@ -42,6 +42,68 @@ def test_command_split_across_writes(server, r):
     c.close()
 
 
+def test_pipeline_of_every_form_in_random_chunks(server, r):
+    """Commands the server parses ahead (canonical multibulk, up to 16 at a time) mixed with
+    ones that go through the general parser (inline, more arguments than the ahead pass
+    holds, a header with a leading zero at the end), sent in random chunks: every reply comes,
+    in order, and the protocol error closes the connection after the replies before it."""
+    import random
+    rnd = random.Random(11)
+    c = server.raw()
+    big = []
+    for i in range(40):
+        big += ["m%d" % i, "v%d" % i]
+    parts, want = [], []
+    for i in range(60):
+        k = "pf%d" % (i % 7)
+        kind = i % 6
+        if kind == 0:
+            parts.append(c.encode("INCR", k))
+            want.append(("int", k))
+        elif kind == 1:
+            parts.append(b"incr " + k.encode() + b"\r\n")  # inline
+            want.append(("int", k))
+        elif kind == 2:
+            parts.append(c.encode("MSET", *big))  # 81 arguments
+            want.append(("ok", None))
+        elif kind == 3:
+            parts.append(c.encode("get", "m%d" % (i % 40)))
+            want.append(("bulk", b"v%d" % (i % 40)))
+        elif kind == 4:
+            parts.append(c.encode("NOSUCHCMD", k))
+            want.append(("err", "unknown command"))
+        else:
+            parts.append(b"*0\r\n" + c.encode("PING"))  # nothing to run, then PONG
+            want.append(("pong", None))
+    parts.append(b"*2\r\n$3\r\nGET\r\n$01\r\nk\r\n")  # leading zero: protocol error
+    data = b"".join(parts)
+    pos = 0
+    while pos < len(data):
+        n = rnd.choice([1, 3, 17, 64, 500, 4096])
+        c.send(data[pos:pos + n])
+        pos += n
+    counts = {}
+    for kind, arg in want:
+        got = c.read()
+        if kind == "int":
+            counts[arg] = counts.get(arg, 0) + 1
+            assert got == counts[arg]
+        elif kind == "ok":
+            assert got == "OK"
+        elif kind == "bulk":
+            assert got == arg
+        elif kind == "err":
+            assert isinstance(got, Err) and arg in got
+        else:
+            assert got == "PONG"
+    got = c.read()
+    assert isinstance(got, Err) and "invalid bulk length" in got
+    with pytest.raises((ConnectionError, OSError)):
+        c.read()
+    c.close()
+    assert r.get("pf0") == str(counts["pf0"])
+
+
 def test_inline_commands(server, r):
     c = server.raw()
     c.send(b"SET greeting \"hello world\"\r\nGET greeting\r\n\r\nPING\n")
