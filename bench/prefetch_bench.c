@@ -1,6 +1,6 @@
 /*
  * prefetch_bench — what mnemo_prefetch_keys() buys a caller that holds several keys at once
- * (the server, before a pipelined batch: src/server/conn.c, prefetch_keys).
+ * (the server, before a pipelined batch: src/server/conn.c, parse_ahead).
  *
  * Loads N keys "key:%012u" with 32-byte values, then looks up M random existing keys with
  * mnemo_exists, in groups of G (16, redis-benchmark's -P 16): once plainly, once with
