@@ -439,7 +439,9 @@ void conn_on_writable(conn *c)
  * wrong database (after a SELECT inside the batch) is only wasted.
  *
  * The commands parsed ahead point into the connection's query buffer, which does not move
- * while its commands run; they belong to one connection at a time (`owner`). */
+ * while its commands run. One set per worker thread suffices: input is read and processed
+ * only from the worker's event loop, never from inside a command, so process_input() is not
+ * entered for another connection while this one's commands run. */
 #define PARSE_AHEAD 16
 #define PARSE_ARGS 64
 #define HINT_KEYS 32
@@ -451,7 +453,6 @@ typedef struct ahead_cmd {
 } ahead_cmd;
 
 static _Thread_local struct {
-    const conn *owner;
     int n, next;
     ahead_cmd cmd[PARSE_AHEAD];
     resp_arg argv[PARSE_ARGS];
@@ -463,7 +464,6 @@ static void parse_ahead(conn *c)
     size_t klen[HINT_KEYS];
     size_t pos = c->qpos, nargs = 0;
     int nkeys = 0, full = 0;
-    ahead.owner = c;
     ahead.n = ahead.next = 0;
     while (ahead.n < PARSE_AHEAD && !full && pos < c->qlen) {
         resp_arg *argv = ahead.argv + nargs;
@@ -532,7 +532,7 @@ static void process_input(conn *c)
     slowlog_batch_begin();
     ahead.n = ahead.next = 0;
     while (c->qpos < c->qlen && !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSED))) {
-        if (ahead.owner != c || ahead.next == ahead.n)
+        if (ahead.next == ahead.n)
             parse_ahead(c);
         int authed_before = c->authed;
         if (ahead.next < ahead.n) {

@@ -117,6 +117,14 @@ def test_requirepass(make_server):
     c3 = s.raw()
     c3.send(b"*100\r\n")
     assert c3.read_all_until_close() == b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+    # Limits change inside a pipeline: commands after AUTH run, and after RESET the next
+    # command is held to the unauthenticated limits again (11 arguments), as in Redis.
+    c4 = s.raw()
+    c4.send(c4.encode("AUTH", "s3cret") + c4.encode("SET", "a", "1") + c4.encode("GET", "a"))
+    assert [c4.read() for _ in range(3)] == ["OK", "OK", b"1"]
+    c4.send(c4.encode("RESET") + c4.encode("MSET", *["x"] * 10))
+    assert c4.read() == "RESET"
+    assert c4.read_all_until_close() == b"-ERR Protocol error: unauthenticated multibulk length\r\n"
     assert s.client(password="s3cret").ping()
     for x in (c, c2):
         x.close()

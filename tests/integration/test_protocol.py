@@ -45,7 +45,8 @@ def test_command_split_across_writes(server, r):
 def test_pipeline_of_every_form_in_random_chunks(server, r):
     """Commands the server parses ahead (canonical multibulk, up to 16 at a time) mixed with
     ones that go through the general parser (inline, more arguments than the ahead pass
-    holds, a header with a leading zero at the end), sent in random chunks: every reply comes,
+    holds, a header with a leading zero at the end) and a command with more keys than the
+    prefetch hint holds, sent in random chunks: every reply comes,
     in order, and the protocol error closes the connection after the replies before it."""
     import random
     rnd = random.Random(11)
@@ -56,7 +57,7 @@ def test_pipeline_of_every_form_in_random_chunks(server, r):
     parts, want = [], []
     for i in range(60):
         k = "pf%d" % (i % 7)
-        kind = i % 6
+        kind = i % 7
         if kind == 0:
             parts.append(c.encode("INCR", k))
             want.append(("int", k))
@@ -72,9 +73,13 @@ def test_pipeline_of_every_form_in_random_chunks(server, r):
         elif kind == 4:
             parts.append(c.encode("NOSUCHCMD", k))
             want.append(("err", "unknown command"))
-        else:
+        elif kind == 5:
             parts.append(b"*0\r\n" + c.encode("PING"))  # nothing to run, then PONG
             want.append(("pong", None))
+        else:
+            # 40 keys, more than one prefetch hint holds: the command still runs, in order
+            parts.append(c.encode("MGET", *["m%d" % j for j in range(40)]))
+            want.append(("array", [b"v%d" % j for j in range(40)]))
     parts.append(b"*2\r\n$3\r\nGET\r\n$01\r\nk\r\n")  # leading zero: protocol error
     data = b"".join(parts)
     pos = 0
@@ -94,6 +99,8 @@ def test_pipeline_of_every_form_in_random_chunks(server, r):
             assert got == arg
         elif kind == "err":
             assert isinstance(got, Err) and arg in got
+        elif kind == "array":
+            assert got == arg
         else:
             assert got == "PONG"
     got = c.read()
