@@ -317,7 +317,8 @@ static void vsrc_copy(uint8_t *dst, const vsrc *v)
     if (v->n1)
         memmove(dst, v->p1, v->n1);
     dst += v->n1;
-    memset(dst, 0, v->zeros);
+    if (v->zeros)
+        memset(dst, 0, v->zeros);
     dst += v->zeros;
     if (v->n2)
         memmove(dst, v->p2, v->n2);
@@ -365,13 +366,22 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
 
     if (l->t && !v->aliases_old) {
         vb = arena_vbase(&sh->ar, l->ref);
-        size_t need = entry_size((uint32_t)klen, (uint32_t)vlen, flags, ver, vb, l->e.plen);
-        if (need <= l->e.size && l->e.size - need <= entry_vpad_max(ver, vb)) {
-            in_place = 1;
-            vpad = l->e.size - need;
+        if (vlen == l->e.vlen && flags == l->e.flags &&
+            entry_rewrite(&l->e, ver, vb, expire_at)) {
+            in_place = 2; /* only the version, expiration and value change */
+        } else {
+            size_t need = entry_size((uint32_t)klen, (uint32_t)vlen, flags, ver, vb, l->e.plen);
+            if (need <= l->e.size && l->e.size - need <= entry_vpad_max(ver, vb)) {
+                in_place = 1;
+                vpad = l->e.size - need;
+            }
         }
     }
-    if (in_place) {
+    if (in_place == 2) {
+        comp_track(sh, &l->e, -1);
+        e = l->e;
+        vsrc_copy(e.val, v);
+    } else if (in_place) {
         /* The same size, the version field padded if the new entry is shorter: rewrite in
          * place, no garbage (counters, fixed-size values). */
         comp_track(sh, &l->e, -1);

@@ -108,6 +108,87 @@ static void test_entry_layout(void)
     }
 }
 
+/* entry_rewrite() changes only the version and expiration, keeps the entry's size, and agrees
+ * with shard_store()'s in-place rule (the new version fits the field's width, padded). */
+static void test_entry_rewrite(void)
+{
+    static uint8_t buf[512], before[512], key[200];
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)(i * 7 + 1);
+    const uint64_t base = 1700000000000ull << 16;
+    uint32_t klens[] = {0, 5, 29, 30, 200};
+    uint8_t flagsets[] = {0, ENT_COMPRESSED, ENT_TYPED};
+    uint64_t vers[] = {base,         base + 2,           base + 3,          base + 200,
+                       base + 0xffff, base + (15ull << 16), base + (20ull << 16) + 1000,
+                       base - (3ull << 16), UINT64_MAX,    0,                 base + (1ull << 40)};
+    size_t nv = sizeof(vers) / sizeof(vers[0]);
+    int rewrote = 0, refused = 0;
+    for (size_t k = 0; k < sizeof(klens) / sizeof(klens[0]); k++)
+        for (size_t f = 0; f < sizeof(flagsets); f++)
+            for (int ttl = 0; ttl < 2; ttl++)
+                for (size_t pad = 0; pad <= 4; pad++)
+                    for (size_t a = 0; a < nv; a++) {
+                        uint64_t va = vers[a];
+                        if (pad > entry_vpad_max(va, base))
+                            continue;
+                        entry e;
+                        entry_init_pad(buf, flagsets[f], key, klens[k], 3, va, base, NULL, 0,
+                                       ttl ? 1234 : 0, pad, &e);
+                        memcpy(e.val, "abc", 3);
+                        entry_set_freq(buf, 2);
+                        for (size_t b = 0; b < nv; b++) {
+                            uint64_t vb = vers[b];
+                            entry d;
+                            entry_decode(buf, base, NULL, &d);
+                            memcpy(before, buf, d.size);
+                            size_t need = entry_size(klens[k], 3, d.flags, vb, base, 0);
+                            int fits = need <= d.size && d.size - need <= entry_vpad_max(vb, base);
+                            int ok = entry_rewrite(&d, vb, base, ttl ? 5678 : 0);
+                            CHECK_EQ(ok, fits);
+                            if (!ok) {
+                                CHECK(memcmp(before, buf, e.size) == 0);
+                                refused++;
+                                continue;
+                            }
+                            rewrote++;
+                            memcpy(d.val, "xyz", 3);
+                            CHECK_U64_EQ(d.version, vb);
+                            entry g;
+                            entry_decode(buf, base, NULL, &g);
+                            CHECK_EQ(g.size, e.size);
+                            CHECK_U64_EQ(g.version, vb);
+                            CHECK_EQ(g.flags, d.flags);
+                            CHECK_EQ(g.klen, klens[k]);
+                            CHECK_MEM_EQ(g.key, g.klen, key, klens[k]);
+                            CHECK_MEM_EQ(g.val, g.vlen, "xyz", 3);
+                            CHECK_EQ(entry_expire_at(&g), ttl ? 5678 : 0);
+                            CHECK_EQ(entry_freq(buf), 2);
+                            /* back to the first version, for the next b */
+                            CHECK(entry_rewrite(&g, va, base, ttl ? 1234 : 0));
+                            memcpy(g.val, "abc", 3);
+                            CHECK(memcmp(before, buf, e.size) == 0);
+                        }
+                    }
+    CHECK(rewrote > 1000);
+    CHECK(refused > 100);
+}
+
+/* entry_eq16() is memcmp() == 0 for every length up to 16 and every position of a difference. */
+static void test_entry_eq16(void)
+{
+    uint8_t a[16], b[16];
+    for (unsigned n = 0; n <= 16; n++) {
+        for (unsigned i = 0; i < 16; i++)
+            a[i] = b[i] = (uint8_t)(0x41 + i);
+        CHECK(entry_eq16(a, b, n));
+        for (unsigned d = 0; d < 16; d++) {
+            b[d] ^= 0x20;
+            CHECK_EQ(entry_eq16(a, b, n), memcmp(a, b, n) == 0);
+            b[d] ^= 0x20;
+        }
+    }
+}
+
 /* Allocates an entry with a value of about `size` bytes (the header takes 4-5 more). */
 static uint32_t put_v(arena *a, uint32_t vlen, uint8_t fill, uint64_t version, uint32_t *size)
 {
@@ -386,6 +467,8 @@ static void test_dead_marks(void)
 int main(void)
 {
     TEST_RUN(test_entry_layout);
+    TEST_RUN(test_entry_rewrite);
+    TEST_RUN(test_entry_eq16);
     TEST_RUN(test_alloc_and_release);
     TEST_RUN(test_segments_fill_and_free);
     TEST_RUN(test_key_prefixes);
