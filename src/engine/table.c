@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "util/pages.h"
 
 /* Bytes of the one allocation holding ctrl and refs for `cap` slots (cap rounded as stored). */
@@ -66,86 +62,6 @@ void table_free(table *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Bit i set where ctrl[pos + i] == c, for the 16 slots of a group. */
-static inline uint32_t group_match(const uint8_t *ctrl, uint32_t pos, uint8_t c)
-{
-#if defined(__SSE2__)
-    __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
-    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(g, _mm_set1_epi8((char)c)));
-#else
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < TABLE_GROUP; i++)
-        m |= (uint32_t)(ctrl[pos + i] == c) << i;
-    return m;
-#endif
-}
-
-/* Bit i set where ctrl[pos + i] is empty or a tombstone (high bit clear). */
-static inline uint32_t group_free(const uint8_t *ctrl, uint32_t pos)
-{
-#if defined(__SSE2__)
-    __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
-    return (uint32_t)_mm_movemask_epi8(g) ^ 0xffffu;
-#else
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < TABLE_GROUP; i++)
-        m |= (uint32_t)(ctrl[pos + i] < 0x80) << i;
-    return m;
-#endif
-}
-
-static void probe_load(const table *t, table_probe *p)
-{
-    uint32_t m = group_match(t->ctrl, p->pos, p->tag);
-    uint32_t e = group_match(t->ctrl, p->pos, TABLE_EMPTY);
-    if (p->insert == UINT32_MAX) {
-        uint32_t f = group_free(t->ctrl, p->pos);
-        if (e) /* a slot past the run's end is no place to insert */
-            f &= (e & -e) | ((e & -e) - 1);
-        if (f) {
-            uint32_t s = p->pos + (uint32_t)__builtin_ctz(f);
-            p->insert = s >= t->cap ? s - t->cap : s;
-        }
-    }
-    if (e) {
-        m &= (e & -e) - 1; /* candidates before the first empty slot only */
-        p->empty = 1;
-    }
-    p->mask = m;
-}
-
-void table_probe_start(const table *t, uint64_t h, table_probe *p)
-{
-    p->tag = table_tag(h);
-    p->insert = UINT32_MAX;
-    p->empty = 0;
-    p->mask = 0;
-    if (!t->cap) {
-        p->pos = 0;
-        p->empty = 1;
-        return;
-    }
-    p->pos = table_home(t->cap, h);
-    probe_load(t, p);
-}
-
-uint32_t table_probe_next(const table *t, table_probe *p)
-{
-    for (;;) {
-        if (p->mask) {
-            uint32_t s = p->pos + (uint32_t)__builtin_ctz(p->mask);
-            p->mask &= p->mask - 1;
-            return s >= t->cap ? s - t->cap : s;
-        }
-        if (p->empty)
-            return UINT32_MAX;
-        p->pos += TABLE_GROUP;
-        if (p->pos >= t->cap)
-            p->pos -= t->cap;
-        probe_load(t, p);
-    }
-}
-
 void table_put(table *t, uint32_t slot, uint64_t h, uint32_t ref)
 {
     if (t->ctrl[slot] == TABLE_TOMB)
@@ -178,7 +94,7 @@ uint32_t table_insert_slot(const table *t, uint64_t h)
 {
     uint32_t pos = table_home(t->cap, h);
     for (;;) {
-        uint32_t f = group_free(t->ctrl, pos);
+        uint32_t f = table_group_free_(t->ctrl, pos);
         if (f) {
             uint32_t s = pos + (uint32_t)__builtin_ctz(f);
             return s >= t->cap ? s - t->cap : s;

@@ -31,6 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define TABLE_EMPTY 0x00
 #define TABLE_TOMB 0x01
 #define TABLE_MIN_CAP 16u
@@ -90,11 +94,89 @@ typedef struct table_probe {
     uint8_t tag;
 } table_probe;
 
-void table_probe_start(const table *t, uint64_t h, table_probe *p);
+/* The probe is inline: a lookup runs it up to three times (the hint's second pass, the lookup,
+ * an insert's slot), and the hint, which never inserts, drops the free-slot work. */
+/* Bit i set where ctrl[pos + i] == c, for the 16 slots of a group. */
+static inline uint32_t table_group_match_(const uint8_t *ctrl, uint32_t pos, uint8_t c)
+{
+#if defined(__SSE2__)
+    __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(g, _mm_set1_epi8((char)c)));
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < TABLE_GROUP; i++)
+        m |= (uint32_t)(ctrl[pos + i] == c) << i;
+    return m;
+#endif
+}
+
+/* Bit i set where ctrl[pos + i] is empty or a tombstone (high bit clear). */
+static inline uint32_t table_group_free_(const uint8_t *ctrl, uint32_t pos)
+{
+#if defined(__SSE2__)
+    __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
+    return (uint32_t)_mm_movemask_epi8(g) ^ 0xffffu;
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < TABLE_GROUP; i++)
+        m |= (uint32_t)(ctrl[pos + i] < 0x80) << i;
+    return m;
+#endif
+}
+
+static inline void table_probe_load_(const table *t, table_probe *p)
+{
+    uint32_t m = table_group_match_(t->ctrl, p->pos, p->tag);
+    uint32_t e = table_group_match_(t->ctrl, p->pos, TABLE_EMPTY);
+    if (p->insert == UINT32_MAX) {
+        uint32_t f = table_group_free_(t->ctrl, p->pos);
+        if (e) /* a slot past the run's end is no place to insert */
+            f &= (e & -e) | ((e & -e) - 1);
+        if (f) {
+            uint32_t s = p->pos + (uint32_t)__builtin_ctz(f);
+            p->insert = s >= t->cap ? s - t->cap : s;
+        }
+    }
+    if (e) {
+        m &= (e & -e) - 1; /* candidates before the first empty slot only */
+        p->empty = 1;
+    }
+    p->mask = m;
+}
+
+static inline void table_probe_start(const table *t, uint64_t h, table_probe *p)
+{
+    p->tag = table_tag(h);
+    p->insert = UINT32_MAX;
+    p->empty = 0;
+    p->mask = 0;
+    if (!t->cap) {
+        p->pos = 0;
+        p->empty = 1;
+        return;
+    }
+    p->pos = table_home(t->cap, h);
+    table_probe_load_(t, p);
+}
 
 /* Next candidate slot (ctrl matches the tag), or UINT32_MAX when the run ended. After it has
  * returned UINT32_MAX, p->insert is the slot where a new entry with this hash belongs. */
-uint32_t table_probe_next(const table *t, table_probe *p);
+static inline uint32_t table_probe_next(const table *t, table_probe *p)
+{
+    for (;;) {
+        if (p->mask) {
+            uint32_t s = p->pos + (uint32_t)__builtin_ctz(p->mask);
+            p->mask &= p->mask - 1;
+            return s >= t->cap ? s - t->cap : s;
+        }
+        if (p->empty)
+            return UINT32_MAX;
+        p->pos += TABLE_GROUP;
+        if (p->pos >= t->cap)
+            p->pos -= t->cap;
+        table_probe_load_(t, p);
+    }
+}
 
 /* Puts ref at slot (which must be empty or a tombstone). */
 void table_put(table *t, uint32_t slot, uint64_t h, uint32_t ref);
