@@ -15,7 +15,8 @@
  * Keys are short and most values plain, so the common entry spends one byte on flags, key
  * length and the policy's counter together; compressed or typed values (large by nature) pay
  * one or two bytes more. The frequency bits change in place on reads (under the shard lock);
- * every other byte of an entry is immutable once written, except expire_at (TTL updates).
+ * every other byte of an entry is immutable once written, except expire_at (TTL updates) and
+ * an overwrite of the same size rewriting it in place (shard_store(), entry_rewrite()).
  *
  * The second varint is vlen << 1 | P. With P set, the key's first L bytes are not stored: they
  * are the prefix of the segment the entry lies in (entry_pfx, L = its len, 1-15), and only the
