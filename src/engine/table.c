@@ -94,7 +94,7 @@ uint32_t table_insert_slot(const table *t, uint64_t h)
 {
     uint32_t pos = table_home(t->cap, h);
     for (;;) {
-        uint32_t f = table_group_free_(t->ctrl, pos);
+        uint32_t f = table_group_free(t->ctrl, pos);
         if (f) {
             uint32_t s = pos + (uint32_t)__builtin_ctz(f);
             return s >= t->cap ? s - t->cap : s;

@@ -95,9 +95,10 @@ typedef struct table_probe {
 } table_probe;
 
 /* The probe is inline: a lookup runs it up to three times (the hint's second pass, the lookup,
- * an insert's slot), and the hint, which never inserts, drops the free-slot work. */
+ * an insert's slot); out of line in table.c, the calls and the probe state in memory were
+ * 135 of a pipelined INCR's 2,226 instructions. */
 /* Bit i set where ctrl[pos + i] == c, for the 16 slots of a group. */
-static inline uint32_t table_group_match_(const uint8_t *ctrl, uint32_t pos, uint8_t c)
+static inline uint32_t table_group_match(const uint8_t *ctrl, uint32_t pos, uint8_t c)
 {
 #if defined(__SSE2__)
     __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
@@ -111,7 +112,7 @@ static inline uint32_t table_group_match_(const uint8_t *ctrl, uint32_t pos, uin
 }
 
 /* Bit i set where ctrl[pos + i] is empty or a tombstone (high bit clear). */
-static inline uint32_t table_group_free_(const uint8_t *ctrl, uint32_t pos)
+static inline uint32_t table_group_free(const uint8_t *ctrl, uint32_t pos)
 {
 #if defined(__SSE2__)
     __m128i g = _mm_loadu_si128((const __m128i *)(ctrl + pos));
@@ -124,12 +125,14 @@ static inline uint32_t table_group_free_(const uint8_t *ctrl, uint32_t pos)
 #endif
 }
 
-static inline void table_probe_load_(const table *t, table_probe *p)
+/* Loads the group at p->pos: its candidates, whether the run ends in it, and (until one is
+ * found) the first slot a new entry could take. */
+static inline void table_probe_load(const table *t, table_probe *p)
 {
-    uint32_t m = table_group_match_(t->ctrl, p->pos, p->tag);
-    uint32_t e = table_group_match_(t->ctrl, p->pos, TABLE_EMPTY);
+    uint32_t m = table_group_match(t->ctrl, p->pos, p->tag);
+    uint32_t e = table_group_match(t->ctrl, p->pos, TABLE_EMPTY);
     if (p->insert == UINT32_MAX) {
-        uint32_t f = table_group_free_(t->ctrl, p->pos);
+        uint32_t f = table_group_free(t->ctrl, p->pos);
         if (e) /* a slot past the run's end is no place to insert */
             f &= (e & -e) | ((e & -e) - 1);
         if (f) {
@@ -156,7 +159,7 @@ static inline void table_probe_start(const table *t, uint64_t h, table_probe *p)
         return;
     }
     p->pos = table_home(t->cap, h);
-    table_probe_load_(t, p);
+    table_probe_load(t, p);
 }
 
 /* Next candidate slot (ctrl matches the tag), or UINT32_MAX when the run ended. After it has
@@ -174,7 +177,7 @@ static inline uint32_t table_probe_next(const table *t, table_probe *p)
         p->pos += TABLE_GROUP;
         if (p->pos >= t->cap)
             p->pos -= t->cap;
-        table_probe_load_(t, p);
+        table_probe_load(t, p);
     }
 }
 

@@ -434,7 +434,7 @@ void conn_on_writable(conn *c)
  *
  * The keys of those commands, at most HINT_KEYS, go to the store as one hint
  * (mnemo_prefetch_keys), so that their cache misses overlap instead of coming one after
- * another (find_in and probe_load were half of the server's samples under pipelined GET);
+ * another (find_in and table_probe_load were half of the server's samples under pipelined GET);
  * a lone key is not hinted (its lookup follows at once, nothing to overlap). A hint for the
  * wrong database (after a SELECT inside the batch) is only wasted.
  *
