@@ -222,6 +222,11 @@ def summarize(results, args):
                     row["%s_server_util" % who] = statistics.median(x["cpu_s"] / x["wall_s"] for x in runs)
                     row["%s_client_util" % who] = statistics.median(
                         x["client_cpu_s"] / x["wall_s"] for x in runs)
+                # Each round's two runs are seconds apart, while the host's speed drifts over
+                # minutes: the ratio within a round cancels the drift that the ratio of the two
+                # medians (the verdict, as before) mixes in.
+                row["paired_cpu"] = [a["cpu_us_per_req"] / b["cpu_us_per_req"]
+                                     for a, b in zip(m, r) if b["cpu_us_per_req"]]
                 row["med_other_load_pct"] = statistics.median(x["background_pct"] for x in m + r)
                 row["max_other_load_pct"] = max(x["background_pct"] for x in m + r)
                 rows.append(row)
@@ -470,6 +475,15 @@ def report(results, raw, header, args, interrupted):
                           r["mnemo_server_util"], r["redis_server_util"]))
     for line in client:
         print(line)
+    paired = ["", "CPU/request ratio within each round (mnemo/redis, the pair's runs seconds apart), "
+              "and its median:"]
+    for r in rows:
+        if r["paired_cpu"]:
+            paired.append("  thr %d P%-2d %-4s  %s  median %.2f" % (
+                r["threads"], r["pipeline"], r["test"],
+                " ".join("%.2f" % x for x in r["paired_cpu"]), statistics.median(r["paired_cpu"])))
+    for line in paired:
+        print(line)
     loads = sorted(r["background_pct"] for r in raw if r.get("used", 1))
     load_line = ("other load during the runs used (CPU of other processes, %% of the machine): "
                  "median %.1f%%, max %.1f%%, %d of %d runs above 10%%; %d runs discarded and "
@@ -494,7 +508,8 @@ def report(results, raw, header, args, interrupted):
     if args.md_out:
         with open(args.md_out, "w") as f:
             f.write("```\n" + "\n".join(header) + "\n```\n\n" + "\n".join(format_markdown(rows)) +
-                    "\n\n" + load_line + "\n\n```\n" + "\n".join(client[1:]) + "\n```\n")
+                    "\n\n" + load_line + "\n\n```\n" + "\n".join(client[1:] + paired) +
+                    "\n```\n")
         print("wrote %s" % args.md_out)
     if args.plot:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
