@@ -600,6 +600,11 @@ static void test_same_size_rewrites(void)
     ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, sizeof v, NULL, NULL, NULL), MNEMO_OK);
     check_value(st, 0, "k", v, sizeof v);
     CHECK(is_compressed(st, 0, "k"));
+    /* compressed over compressed of the same length: only version and value rewritten
+     * (entry_rewrite), counted once */
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, sizeof v, NULL, NULL, NULL), MNEMO_OK);
+    check_value(st, 0, "k", v, sizeof v);
+    CHECK(is_compressed(st, 0, "k"));
     mnemo_stats st_;
     mnemo_store_stats(st, &st_);
     CHECK_EQ(st_.compressed_values, 1);

@@ -640,6 +640,23 @@ static void test_overwrites_stay_in_place(void)
         CHECK_U64_EQ(arena_garbage(a), g);
     }
     CHECK(r == 71);
+    /* A counter with a TTL: rewritten in place (entry_rewrite), the expiration kept. */
+    mnemo_set_opts o = {.ttl_ms = 100000};
+    ASSERT_EQ(mnemo_set(st, 0, "t", 1, "10", 2, &o, NULL, NULL), MNEMO_OK);
+    fake_now += 20;
+    ASSERT_EQ(mnemo_incr(st, 0, "t", 1, 1, &r), MNEMO_OK); /* moves: the version needs room */
+    g = arena_garbage(a);
+    for (int i = 0; i < 10; i++) {
+        fake_now += 1000;
+        ASSERT_EQ(mnemo_incr(st, 0, "t", 1, 1, &r), MNEMO_OK);
+        CHECK_U64_EQ(arena_garbage(a), g);
+    }
+    int64_t ttl = 0;
+    ASSERT_EQ(mnemo_ttl(st, 0, "t", 1, &ttl), MNEMO_OK);
+    CHECK_EQ(ttl, 100000 - 20 - 10 * 1000);
+    ASSERT_EQ(mnemo_get(st, 0, "t", 1, &got), MNEMO_OK);
+    CHECK(got.len == 2 && memcmp(got.data, "21", 2) == 0);
+    mnemo_value_release(&got);
     mnemo_store_free(st);
 }
 
