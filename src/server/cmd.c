@@ -59,15 +59,43 @@ static inline uint64_t lower8(uint64_t w)
     return w | (upper >> 2);
 }
 
-/* The name's first 16 bytes (zero-padded), folded. */
+static inline uint64_t load8(const char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static inline uint64_t load4(const char *s)
+{
+    uint32_t w;
+    memcpy(&w, s, 4);
+    return w;
+}
+
+/* The name's first 16 bytes as two words, folded: for a given length, different names give
+ * different words. Loads that overlap where the name is shorter than a word (of 4-7 or 9-15
+ * bytes: the first and the last 4 or 8), never a byte past the name; a copy into a zeroed
+ * buffer was 19 of the lookup's 91 instructions. */
 static inline void name_words(const char *s, size_t n, uint64_t *w0, uint64_t *w1)
 {
-    unsigned char b[16] = {0};
-    memcpy(b, s, n < sizeof(b) ? n : sizeof(b));
-    memcpy(w0, b, 8);
-    memcpy(w1, b + 8, 8);
-    *w0 = lower8(*w0);
-    *w1 = lower8(*w1);
+    uint64_t a = 0, b = 0;
+    if (n >= 16) {
+        a = load8(s);
+        b = load8(s + 8);
+    } else if (n > 8) {
+        a = load8(s);
+        b = load8(s + n - 8);
+    } else if (n == 8) {
+        a = load8(s);
+    } else if (n >= 4) {
+        a = load4(s) | load4(s + n - 4) << 32;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    }
+    *w0 = lower8(a);
+    *w1 = lower8(b);
 }
 
 static inline uint32_t name_slot(uint64_t w0, uint64_t w1, size_t n)

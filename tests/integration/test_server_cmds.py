@@ -129,6 +129,33 @@ def test_command_count_info_docs(r, raw):
     assert b"mn.getver" in raw.call("COMMAND", "LIST")
 
 
+def test_command_lookup_every_name(raw):
+    """The name lookup (cmd_lookup) for every command: found in any letter case, and not
+    found once any one byte differs, a byte is dropped or one is added. Names of every length
+    class the lookup reads differently: 1-3, 4-7, 8, 9-15 and 16+ bytes."""
+    names = [n.decode() for n in raw.call("COMMAND", "LIST")]
+    assert {len(n) for n in names} >= {3, 4, 7, 8, 9}
+    valid = set(names)
+    variants, expect = [], []
+    for n in names:
+        for v in (n, n.upper(), n.swapcase(), n[:1].upper() + n[1:]):
+            variants.append(v)
+            expect.append(n)
+        wrong = [n[:-1], n + "x", "x" + n] + [n[:i] + "#" + n[i + 1:] for i in range(len(n))]
+        for v in wrong:
+            if v and v.lower() not in valid:
+                variants.append(v)
+                expect.append(None)
+    for i in range(0, len(variants), 200):
+        got = raw.call("COMMAND", "INFO", *variants[i:i + 200])
+        for v, want, info in zip(variants[i:i + 200], expect[i:i + 200], got):
+            assert (info[0].decode() if info else None) == want, v
+    # Through the dispatch path too, parsed ahead in a pipeline: mixed case runs the command.
+    assert raw.call("InCr", "lookup:k") == 1
+    assert raw.call("iNcRbY", "lookup:k", "2") == 3
+    assert raw.call("INCRBYX", "lookup:k") .startswith("ERR unknown command 'INCRBYX'")
+
+
 def test_shutdown(make_server):
     s = make_server()
     c = s.raw()
