@@ -80,7 +80,7 @@ void notify_publish(struct worker *self, int type, const char *event, unsigned d
 static inline void notify_event(struct worker *self, int type, const char *event, unsigned db,
                                 const void *key, size_t klen)
 {
-    if (atomic_load_explicit(&notify_flags, memory_order_relaxed) & type)
+    if (notify_enabled(type))
         notify_publish(self, type, event, db, key, klen);
 }
 

@@ -131,17 +131,19 @@ def test_command_count_info_docs(r, raw):
 
 def test_command_lookup_every_name(raw):
     """The name lookup (cmd_lookup) for every command: found in any letter case, and not
-    found once any one byte differs, a byte is dropped or one is added. Names of every length
-    class the lookup reads differently: 1-3, 4-7, 8, 9-15 and 16+ bytes."""
+    found once any one byte differs, a byte is dropped or one is added. The lookup reads a
+    name differently by length (1-3, 4-7, 8, 9-15, 16 and more bytes); command names are 3-12
+    bytes long, so names of 13 bytes and more are checked as ones that must not be found."""
     names = [n.decode() for n in raw.call("COMMAND", "LIST")]
-    assert {len(n) for n in names} >= {3, 4, 7, 8, 9}
+    assert {len(n) for n in names} >= {3, 4, 7, 8, 9, 12}
     valid = set(names)
     variants, expect = [], []
     for n in names:
         for v in (n, n.upper(), n.swapcase(), n[:1].upper() + n[1:]):
             variants.append(v)
             expect.append(n)
-        wrong = [n[:-1], n + "x", "x" + n] + [n[:i] + "#" + n[i + 1:] for i in range(len(n))]
+        wrong = [n[:-1], n + "x", "x" + n, n + n, (n * 3)[:16]]
+        wrong += [n[:i] + "#" + n[i + 1:] for i in range(len(n))]
         for v in wrong:
             if v and v.lower() not in valid:
                 variants.append(v)
@@ -150,10 +152,12 @@ def test_command_lookup_every_name(raw):
         got = raw.call("COMMAND", "INFO", *variants[i:i + 200])
         for v, want, info in zip(variants[i:i + 200], expect[i:i + 200], got):
             assert (info[0].decode() if info else None) == want, v
-    # Through the dispatch path too, parsed ahead in a pipeline: mixed case runs the command.
-    assert raw.call("InCr", "lookup:k") == 1
-    assert raw.call("iNcRbY", "lookup:k", "2") == 3
-    assert raw.call("INCRBYX", "lookup:k") .startswith("ERR unknown command 'INCRBYX'")
+    # Through dispatch too: three commands sent at once, parsed ahead in one pass.
+    raw.send(raw.encode("InCr", "lookup:k") + raw.encode("iNcRbY", "lookup:k", "2") +
+             raw.encode("INCRBYX", "lookup:k"))
+    assert raw.read() == 1
+    assert raw.read() == 3
+    assert raw.read().startswith("ERR unknown command 'INCRBYX'")
 
 
 def test_shutdown(make_server):
