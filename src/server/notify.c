@@ -66,11 +66,11 @@ void notify_format(int flags, char *buf, size_t cap)
     snprintf(buf, cap, "%s", tmp);
 }
 
-void notify_publish(struct worker *self, int type, const char *event, unsigned db,
-                    const void *key, size_t klen)
+void notify_publish(struct worker *self, const char *event, unsigned db, const void *key,
+                    size_t klen)
 {
     int f = atomic_load_explicit(&notify_flags, memory_order_relaxed);
-    if (!(f & type) || !pubsub_any())
+    if (!pubsub_any())
         return;
     size_t elen = strlen(event);
     char stack[256];

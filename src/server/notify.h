@@ -69,9 +69,10 @@ static inline int notify_enabled(int type)
     return (f & type) && (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
 }
 
-/* notify_event() once its class is enabled. */
-void notify_publish(struct worker *self, int type, const char *event, unsigned db,
-                    const void *key, size_t klen);
+/* notify_event() once notify_enabled() said yes: publishes to the channels the K and E
+ * flags ask for. */
+void notify_publish(struct worker *self, const char *event, unsigned db, const void *key,
+                    size_t klen);
 
 /* Publishes one event for key in db if its class is enabled. `self` is the calling worker
  * (its own subscribers get the message synchronously) or NULL. The test is inline: every write
@@ -81,7 +82,7 @@ static inline void notify_event(struct worker *self, int type, const char *event
                                 const void *key, size_t klen)
 {
     if (notify_enabled(type))
-        notify_publish(self, type, event, db, key, klen);
+        notify_publish(self, event, db, key, klen);
 }
 
 /* The library hook (mnemo_config.hook). Install it with hook_events

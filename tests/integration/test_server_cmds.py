@@ -152,6 +152,9 @@ def test_command_lookup_every_name(raw):
         got = raw.call("COMMAND", "INFO", *variants[i:i + 200])
         for v, want, info in zip(variants[i:i + 200], expect[i:i + 200], got):
             assert (info[0].decode() if info else None) == want, v
+    # The empty name (the lookup's shortest case) is no command either.
+    assert raw.call("COMMAND", "INFO", "") == [None]
+    assert raw.call("").startswith("ERR unknown command ''")
     # Through dispatch too: three commands sent at once, parsed ahead in one pass.
     raw.send(raw.encode("InCr", "lookup:k") + raw.encode("iNcRbY", "lookup:k", "2") +
              raw.encode("INCRBYX", "lookup:k"))
