@@ -45,6 +45,10 @@ typedef struct shard {
     uint32_t mig_pos;    /* next slot of old to migrate */
     uint32_t removed;    /* keys removed since tab was sized (shrink_if_sparse) */
     uint32_t ghost_mask; /* slots of `ghost` (below) - 1 */
+    /* Recent writes that made a new key ([0]) and that overwrote one ([1]), both halved when
+     * they reach 256 together: where overwrites dominate, a new key is given room for the
+     * versions to come, as an overwritten one is (shard_store()). */
+    uint16_t recent_writes[2];
     expheap heap;        /* deadlines of entries with a TTL (may hold stale records) */
     uint64_t ttl_keys;   /* live entries with ENT_TTL */
     __extension__ unsigned __int128 ttl_sum; /* sum of their deadlines (for the average TTL) */

@@ -644,7 +644,8 @@ static void test_overwrites_stay_in_place(void)
     mnemo_set_opts o = {.ttl_ms = 100000};
     ASSERT_EQ(mnemo_set(st, 0, "t", 1, "10", 2, &o, NULL, NULL), MNEMO_OK);
     fake_now += 20;
-    ASSERT_EQ(mnemo_incr(st, 0, "t", 1, 1, &r), MNEMO_OK); /* moves: the version needs room */
+    /* (Created where overwrites dominate, it has room already: see the next test.) */
+    ASSERT_EQ(mnemo_incr(st, 0, "t", 1, 1, &r), MNEMO_OK);
     g = arena_garbage(a);
     for (int i = 0; i < 10; i++) {
         fake_now += 1000;
@@ -660,9 +661,60 @@ static void test_overwrites_stay_in_place(void)
     mnemo_store_free(st);
 }
 
+static void put32(mnemo_store *st, const char *key)
+{
+    ASSERT_EQ(mnemo_set(st, 0, key, strlen(key), "0123456789abcdef0123456789abcdef", 32, NULL,
+                        NULL, NULL),
+              MNEMO_OK);
+}
+
+/* Sets key (one shard, in use) to a 32-byte value; 1 if that moved its entry (left garbage). */
+static int set_moved(mnemo_store *st, const char *key)
+{
+    arena *a = &st->shards[0].ar;
+    uint64_t g = arena_garbage(a);
+    put32(st, key);
+    return arena_garbage(a) != g;
+}
+
+/* A new key gets room for the versions to come only where most recent writes overwrote keys:
+ * then its first overwrite seconds later stays in place. Where keys are new, it gets none (2
+ * bytes a key less) and that overwrite moves it. */
+static void test_new_keys_get_room_where_overwrites_dominate(void)
+{
+    mnemo_store *st = open_store(1);
+    char k[16];
+    for (int i = 0; i < 300; i++) { /* only new keys */
+        snprintf(k, sizeof(k), "n%03d", i);
+        fake_now++;
+        put32(st, k);
+    }
+    put32(st, "first");
+    fake_now += 10000; /* the version now needs 3 bytes */
+    CHECK(set_moved(st, "first"));
+    for (int i = 0; i < 600; i++) { /* overwrites */
+        snprintf(k, sizeof(k), "n%03d", i % 300);
+        fake_now++;
+        put32(st, k);
+    }
+    put32(st, "second");
+    fake_now += 10000;
+    CHECK(!set_moved(st, "second")); /* in place: it was created with room */
+    for (int i = 300; i < 900; i++) { /* new keys again */
+        snprintf(k, sizeof(k), "n%03d", i);
+        fake_now++;
+        put32(st, k);
+    }
+    put32(st, "third");
+    fake_now += 10000;
+    CHECK(set_moved(st, "third"));
+    mnemo_store_free(st);
+}
+
 int main(void)
 {
     TEST_RUN(test_scan_exactly_once_while_growing);
+    TEST_RUN(test_new_keys_get_room_where_overwrites_dominate);
     TEST_RUN(test_scan_invalid_cursor);
     TEST_RUN(test_compaction_under_churn);
     TEST_RUN(test_memory_accounting_tracks_rss);
