@@ -105,8 +105,10 @@ static void seg_free(arena *a, uint32_t id)
     }
     if (s->sealed)
         seg_unlink(a, id);
-    else if (id == a->q[s->queue].head)
+    else if (id == a->q[s->queue].head) {
         a->q[s->queue].head = ARENA_NONE;
+        a->head_room -= s->cap - s->used;
+    }
     free(s->base);
     memset(s, 0, sizeof(*s));
     if (id + 1 == a->nsegs) {
@@ -155,6 +157,7 @@ static void seal_head(arena *a, unsigned q)
     if (h == ARENA_NONE)
         return;
     a->q[q].head = ARENA_NONE;
+    a->head_room -= a->segs[h].cap - a->segs[h].used; /* the slack becomes garbage */
     if (a->segs[h].live == 0)
         seg_free(a, h);
     else
@@ -220,6 +223,7 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen,
             s->used += (uint32_t)sz;
             s->live += (uint32_t)sz;
             a->small_live += sz;
+            a->head_room -= sz;
             a->live_bytes += sz;
             a->lcp_count[ref_lcp(&a->ref, key, klen)]++;
             pl->ref = id << 16 | off;
@@ -263,8 +267,10 @@ uint8_t *arena_alloc_entry(arena *a, unsigned q, const void *key, uint32_t klen,
     s->vbase = version;
     s->used = (uint32_t)sz;
     s->live = (uint32_t)sz;
-    if (!s->large)
+    if (!s->large) {
         a->small_live += sz;
+        a->head_room += s->cap - sz;
+    }
     a->live_bytes += sz;
     pl->ref = id << 16;
     pl->vbase = version;
@@ -288,16 +294,6 @@ void arena_release(arena *a, uint32_t ref, uint32_t size)
         entry_kill(s->base + (ref & 0xffff), size); /* walks of the segment skip it */
 }
 
-uint64_t arena_garbage(const arena *a)
-{
-    uint64_t g = a->small_cap - a->small_live;
-    for (unsigned q = 0; q < ARENA_QUEUES; q++) {
-        uint32_t h = a->q[q].head;
-        if (h != ARENA_NONE)
-            g -= a->segs[h].cap - a->segs[h].used;
-    }
-    return g;
-}
 
 uint32_t arena_pick_victim(const arena *a)
 {

@@ -76,6 +76,7 @@ typedef struct arena {
     uint64_t alloc_bytes;/* memory held: segments and the arena's own arrays */
     uint64_t small_cap;  /* sum of cap over small segments */
     uint64_t small_live; /* sum of live over small segments */
+    uint64_t head_room;  /* sum of cap - used over the queues' heads (not garbage yet) */
     uint64_t live_bytes; /* bytes of live entries, small and large */
     /* Learning the prefix the next segments get: keys written to small segments are compared
      * with a reference key, and lcp_count[n] counts those sharing exactly n bytes with it
@@ -142,8 +143,12 @@ uint32_t arena_oldest(arena *a, unsigned q);
  * this call. */
 void arena_release(arena *a, uint32_t ref, uint32_t size);
 
-/* Bytes held by small segments that are not live data (dead entries and sealed slack). */
-uint64_t arena_garbage(const arena *a);
+/* Bytes held by small segments that are not live data (dead entries and sealed slack). Kept
+ * by counters, without reading the heads' segment records: it runs after every write. */
+static inline uint64_t arena_garbage(const arena *a)
+{
+    return a->small_cap - a->small_live - a->head_room;
+}
 
 /* A sealed small segment worth compacting (the one with the most garbage) or ARENA_NONE. */
 uint32_t arena_pick_victim(const arena *a);

@@ -615,11 +615,7 @@ static int worth_compacting(const arena *a, uint64_t g, int pressed)
 
 int shard_compact(mnemo_store *st, shard *sh, int pressed)
 {
-    /* First on the shard's counters alone (an upper bound: the heads' free room is not
-     * garbage), since this runs after every write: arena_garbage() reads the heads' segment
-     * records, 1.4 % of a pipelined SET's samples. */
-    if (!worth_compacting(&sh->ar, sh->ar.small_cap - sh->ar.small_live, pressed) ||
-        !worth_compacting(&sh->ar, arena_garbage(&sh->ar), pressed))
+    if (!worth_compacting(&sh->ar, arena_garbage(&sh->ar), pressed))
         return 0;
     uint32_t victim = arena_pick_victim(&sh->ar);
     if (victim == ARENA_NONE)

@@ -275,6 +275,60 @@ static void test_segments_fill_and_free(void)
     arena_free_all(&a);
 }
 
+/* arena_garbage()'s definition, walked: the bytes of small segments that are not live, a
+ * head's room past its last entry left out (entries go there next). */
+static uint64_t garbage_walked(const arena *a)
+{
+    uint64_t g = 0;
+    for (uint32_t id = 0; id < a->nsegs; id++) {
+        const arena_seg *s = &a->segs[id];
+        if (!s->base || s->large)
+            continue;
+        int head = 0;
+        for (unsigned q = 0; q < ARENA_QUEUES; q++)
+            head |= a->q[q].head == id;
+        g += (head ? s->used : s->cap) - s->live;
+    }
+    return g;
+}
+
+/* The counters behind arena_garbage() follow appends, new heads, seals (arena_oldest),
+ * releases that free whole segments, and large entries, in both queues. */
+static void test_garbage_counters(void)
+{
+    arena a;
+    arena_init(&a);
+    enum { N = 4000 };
+    static uint32_t refs[N], sizes[N];
+    uint32_t n = 0, seed = 12345;
+    for (int step = 0; step < 60000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = seed >> 8;
+        if (n < N && (r % 8 < 4 || n == 0)) {
+            uint32_t vlen = r % 1000 == 0 ? ARENA_LARGE + r % 5000 : 10 + r % 300;
+            arena_place pl;
+            unsigned q = (r >> 4) & 1;
+            uint64_t ver = (1000 + (uint64_t)step) << 16;
+            uint8_t *p = arena_alloc_entry(&a, q, "k", 1, vlen, 0, ver, (r >> 5) & 4, 1, &pl);
+            ASSERT(p != NULL);
+            entry e;
+            entry_init_pad(p, 0, "k", 1, vlen, ver, pl.vbase, arena_pfx(&a, pl.ref), pl.plen, 0,
+                           pl.vpad, &e);
+            refs[n] = pl.ref;
+            sizes[n++] = pl.size;
+        } else if (r % 8 < 7) {
+            uint32_t i = (r >> 3) % n;
+            arena_release(&a, refs[i], sizes[i]);
+            refs[i] = refs[--n];
+            sizes[i] = sizes[n];
+        } else {
+            (void)arena_oldest(&a, (r >> 4) & 1); /* seals the head when none is sealed */
+        }
+        CHECK_U64_EQ(arena_garbage(&a), garbage_walked(&a));
+    }
+    arena_free_all(&a);
+}
+
 /* Writes key -> a 32-byte value through the arena and returns its ref (and size). */
 static uint32_t put_key(arena *a, const char *key, uint32_t *size)
 {
@@ -471,6 +525,7 @@ int main(void)
     TEST_RUN(test_entry_eq16);
     TEST_RUN(test_alloc_and_release);
     TEST_RUN(test_segments_fill_and_free);
+    TEST_RUN(test_garbage_counters);
     TEST_RUN(test_key_prefixes);
     TEST_RUN(test_dead_marks);
     return TEST_REPORT();
