@@ -413,11 +413,11 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
         arena_place pl;
         unsigned q = l->t ? arena_queue_of(&sh->ar, l->ref) : evict_admit_queue(o->st, sh, h);
         /* An overwritten key is likely to be overwritten again: its version field gets room
-         * for the versions of the next minutes (ENT_VERSION_ROOM), so that those rewrites
+         * for the versions of the next 9 hours (ENT_VERSION_ROOM), so that those rewrites
          * stay in place. A minimal field grows as the segment ages (2 bytes for versions
          * within 2 s of the segment's start, 3 within 4 minutes), and every rewrite that
-         * grew moved the entry, leaving garbage to compact. So does a new key where
-         * overwrites dominate (overwrites_dominate()). */
+         * grew moved the entry, leaving garbage to compact. A new key gets the same room
+         * where overwrites dominate (overwrites_dominate()). */
         unsigned room = l->t || overwrites_dominate(sh) ? ENT_VERSION_ROOM : 0;
         uint8_t *p = arena_alloc_entry(&sh->ar, q, key, (uint32_t)klen, (uint32_t)vlen, flags,
                                        ver, room, op_now(o), &pl);
