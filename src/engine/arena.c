@@ -294,7 +294,6 @@ void arena_release(arena *a, uint32_t ref, uint32_t size)
         entry_kill(s->base + (ref & 0xffff), size); /* walks of the segment skip it */
 }
 
-
 uint32_t arena_pick_victim(const arena *a)
 {
     /* The sealed segment with the most garbage: compacting it frees the most per byte copied

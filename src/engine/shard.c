@@ -335,16 +335,18 @@ uint64_t shard_next_version(shard *sh, op *o)
     return v;
 }
 
-/* Whether most of the shard's recent writes overwrote a key. Then a new key is likely to be
- * overwritten too, and it gets the version room an overwritten key gets: its first overwrite
- * more than 2 s after its segment opened stays in place instead of moving the entry for a
- * longer version field (measured: 16 % of 2M pipelined INCRs over redis-benchmark's 1M
- * counters moved their entry, 5 % with this, mostly keys created before overwrites
- * dominated). Where keys are written once, nothing changes: the field stays minimal, 1-3 bytes
- * a key less than the room's 4. */
-static inline int overwrites_dominate(const shard *sh)
+/* The room an entry written to the arena gets for versions to come (ENT_VERSION_ROOM or 0).
+ * An overwritten key is likely to be overwritten again, and so is any key of a shard where
+ * most recent writes overwrote one: a new key, or an entry rewritten elsewhere (compaction,
+ * promotion, a TTL added or dropped: a fresh segment's base would shrink its field back). With
+ * the room, a key's first overwrite more than 2 s after its segment opened stays in place
+ * instead of moving the entry for a longer version field (measured: 16 % of 2M pipelined
+ * INCRs over redis-benchmark's 1M counters moved their entry, 5 % with this, mostly keys
+ * created before overwrites dominated). Where keys are written once, nothing changes: the
+ * field stays minimal, 1-3 bytes a key less than the room's 4. */
+static inline unsigned version_room(const shard *sh, int overwrite)
 {
-    return sh->recent_writes[1] > sh->recent_writes[0];
+    return overwrite || sh->recent_writes[1] > sh->recent_writes[0] ? ENT_VERSION_ROOM : 0;
 }
 
 static inline void count_write(shard *sh, int overwrite)
@@ -417,10 +419,9 @@ int shard_store(shard *sh, op *o, loc *l, const void *key, size_t klen, uint64_t
          * stay in place. A minimal field grows as the segment ages (2 bytes for versions
          * within 2 s of the segment's start, 3 within 4 minutes), and every rewrite that
          * grew moved the entry, leaving garbage to compact. A new key gets the same room
-         * where overwrites dominate (overwrites_dominate()). */
-        unsigned room = l->t || overwrites_dominate(sh) ? ENT_VERSION_ROOM : 0;
+         * where overwrites dominate (version_room()). */
         uint8_t *p = arena_alloc_entry(&sh->ar, q, key, (uint32_t)klen, (uint32_t)vlen, flags,
-                                       ver, room, op_now(o), &pl);
+                                       ver, version_room(sh, l->t != NULL), op_now(o), &pl);
         if (!p) {
             if (v == &cv)
                 compress_scratch_trim();
@@ -508,13 +509,14 @@ int shard_set_expire(shard *sh, op *o, loc *l, uint64_t h, int64_t at)
     arena_place pl;
     uint8_t flags = (uint8_t)((old->flags & ~ENT_TTL) | (at > 0 ? ENT_TTL : 0));
     uint8_t *p = arena_alloc_entry(&sh->ar, arena_queue_of(&sh->ar, l->ref), key, old->klen,
-                                   old->vlen, flags, entry_version(old), 0, op_now(o), &pl);
+                                   old->vlen, flags, entry_version(old), version_room(sh, 0),
+                                   op_now(o), &pl);
     if (!p)
         return MNEMO_ENOMEM;
     uint32_t ref = pl.ref;
     entry e;
-    entry_init(p, flags, key, old->klen, old->vlen, entry_version(old), pl.vbase,
-               arena_pfx(&sh->ar, ref), pl.plen, at, &e);
+    entry_init_pad(p, flags, key, old->klen, old->vlen, entry_version(old), pl.vbase,
+                   arena_pfx(&sh->ar, ref), pl.plen, at, pl.vpad, &e);
     entry_set_freq(p, entry_freq(old->base));
     memcpy(e.val, old->val, old->vlen);
     ttl_track(sh, entry_expire_at(old), at);
@@ -558,12 +560,8 @@ int shard_move_entry(shard *sh, const entry *e, uint32_t ref, table *t, uint32_t
     arena_place pl;
     uint8_t kb[ENT_PFX_KEY_MAX];
     const uint8_t *key = entry_key(e, kb);
-    /* Room for versions to come as shard_store() gives it: a segment's fresh base would
-     * otherwise shrink the field back to 2 bytes (or 3), and the key's next overwrite would
-     * move it again. */
-    unsigned room = overwrites_dominate(sh) ? ENT_VERSION_ROOM : 0;
     uint8_t *p = arena_alloc_entry(&sh->ar, q, key, e->klen, e->vlen, e->flags, e->version,
-                                   room, now, &pl);
+                                   version_room(sh, 0), now, &pl);
     if (!p)
         return MNEMO_ENOMEM;
     uint32_t nref = pl.ref;

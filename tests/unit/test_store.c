@@ -586,6 +586,21 @@ static void test_key_prefixes(void)
     CHECK(mem[1] + 100000ull * 6 < mem[0]);
 }
 
+/* Increments counter key (one shard) n times, step_ms apart, checking that none left garbage;
+ * the last result. */
+static int64_t incr_in_place(mnemo_store *st, const char *key, int n, int step_ms)
+{
+    arena *a = &st->shards[0].ar;
+    uint64_t g = arena_garbage(a);
+    int64_t r = 0;
+    for (int i = 0; i < n; i++) {
+        fake_now += step_ms;
+        ASSERT_EQ(mnemo_incr(st, 0, key, strlen(key), 1, &r), MNEMO_OK);
+        CHECK_U64_EQ(arena_garbage(a), g);
+    }
+    return r;
+}
+
 /* Overwrites of a key with values of its size stay in place (no garbage) for minutes: the first
  * overwrite that moves the entry gives its version field room (ENT_VERSION_ROOM), and a
  * shorter new entry pads its version to the old size. */
@@ -633,25 +648,15 @@ static void test_overwrites_stay_in_place(void)
     fake_now += 20;
     int64_t r;
     ASSERT_EQ(mnemo_incr(st, 0, "c", 1, 1, &r), MNEMO_OK);
-    g = arena_garbage(a);
-    for (int i = 0; i < 60; i++) {
-        fake_now += 2000;
-        ASSERT_EQ(mnemo_incr(st, 0, "c", 1, 1, &r), MNEMO_OK);
-        CHECK_U64_EQ(arena_garbage(a), g);
-    }
-    CHECK(r == 71);
-    /* A counter with a TTL: rewritten in place (entry_rewrite), the expiration kept. */
+    CHECK(incr_in_place(st, "c", 60, 2000) == 71);
+    /* A counter with a TTL: rewritten in place (entry_rewrite), the expiration kept. (Created
+     * where overwrites dominate, it has room from the start: see
+     * test_new_keys_get_room_where_overwrites_dominate.) */
     mnemo_set_opts o = {.ttl_ms = 100000};
     ASSERT_EQ(mnemo_set(st, 0, "t", 1, "10", 2, &o, NULL, NULL), MNEMO_OK);
     fake_now += 20;
-    /* (Created where overwrites dominate, it has room already: see the next test.) */
     ASSERT_EQ(mnemo_incr(st, 0, "t", 1, 1, &r), MNEMO_OK);
-    g = arena_garbage(a);
-    for (int i = 0; i < 10; i++) {
-        fake_now += 1000;
-        ASSERT_EQ(mnemo_incr(st, 0, "t", 1, 1, &r), MNEMO_OK);
-        CHECK_U64_EQ(arena_garbage(a), g);
-    }
+    (void)incr_in_place(st, "t", 10, 1000);
     int64_t ttl = 0;
     ASSERT_EQ(mnemo_ttl(st, 0, "t", 1, &ttl), MNEMO_OK);
     CHECK_EQ(ttl, 100000 - 20 - 10 * 1000);
@@ -668,18 +673,54 @@ static void put32(mnemo_store *st, const char *key)
               MNEMO_OK);
 }
 
-/* Sets key (one shard, in use) to a 32-byte value; 1 if that moved its entry (left garbage). */
-static int set_moved(mnemo_store *st, const char *key)
+/* Key's entry in the store's one shard (unlocked, single-threaded). */
+static loc find1(mnemo_store *st, const char *key)
 {
-    arena *a = &st->shards[0].ar;
-    uint64_t g = arena_garbage(a);
-    put32(st, key);
-    return arena_garbage(a) != g;
+    op o = {.st = st, .notouch = 1};
+    loc l;
+    ASSERT(shard_find(&st->shards[0], &o, key, strlen(key), hash_bytes(key, strlen(key)), &l));
+    return l;
 }
 
-/* A new key gets room for the versions to come only where most recent writes overwrote keys:
- * then its first overwrite seconds later stays in place. Where keys are new, it gets none (2
- * bytes a key less) and that overwrite moves it. */
+/* Moves key's entry as compaction does (shard_move_entry, into its queue's head). */
+static void move_entry(mnemo_store *st, const char *key)
+{
+    shard *sh = &st->shards[0];
+    loc l = find1(st, key);
+    ASSERT_EQ(shard_move_entry(sh, &l.e, l.ref, l.t, l.slot, arena_queue_of(&sh->ar, l.ref),
+                               entry_freq(l.e.base), fake_now),
+              MNEMO_OK);
+}
+
+/* Whether key's entry was written with room for versions to come: its version field is padded
+ * beyond the minimal encoding. */
+static int has_room(mnemo_store *st, const char *key)
+{
+    shard *sh = &st->shards[0];
+    loc l = find1(st, key);
+    size_t minimal = entry_size(l.e.klen, l.e.vlen, l.e.flags, entry_version(&l.e),
+                                arena_vbase(&sh->ar, l.ref), l.e.plen);
+    return l.e.size > minimal;
+}
+
+/* Whether counter key, written through `how` (0: created, 1: then moved by compaction, 2: then
+ * given a TTL), has room. */
+static int written_with_room(mnemo_store *st, const char *key, int how)
+{
+    fake_now++;
+    ASSERT_EQ(mnemo_set(st, 0, key, strlen(key), "10", 2, NULL, NULL, NULL), MNEMO_OK);
+    if (how == 1)
+        move_entry(st, key);
+    else if (how == 2)
+        ASSERT_EQ(mnemo_expire(st, 0, key, strlen(key), 1000000, 0), MNEMO_OK);
+    return has_room(st, key);
+}
+
+/* A key gets room for the versions to come only where most recent writes overwrote keys,
+ * whether it is new or its entry was rewritten by compaction or a TTL change: then its first
+ * overwrite more than 2 s later stays in place. Where keys are new, it gets none (1-3 bytes a
+ * key less), and that overwrite moves it. The clock moves 1 ms a write until the last checks,
+ * so that the minimal fields stay below the room's 4 bytes. */
 static void test_new_keys_get_room_where_overwrites_dominate(void)
 {
     mnemo_store *st = open_store(1);
@@ -689,25 +730,38 @@ static void test_new_keys_get_room_where_overwrites_dominate(void)
         fake_now++;
         put32(st, k);
     }
-    put32(st, "first");
-    fake_now += 10000; /* the version now needs 3 bytes */
-    CHECK(set_moved(st, "first"));
+    for (int how = 0; how < 3; how++) {
+        snprintf(k, sizeof(k), "first%d", how);
+        CHECK(!written_with_room(st, k, how));
+    }
     for (int i = 0; i < 600; i++) { /* overwrites */
         snprintf(k, sizeof(k), "n%03d", i % 300);
         fake_now++;
         put32(st, k);
     }
-    put32(st, "second");
-    fake_now += 10000;
-    CHECK(!set_moved(st, "second")); /* in place: it was created with room */
+    for (int how = 0; how < 3; how++) {
+        snprintf(k, sizeof(k), "second%d", how);
+        CHECK(written_with_room(st, k, how));
+    }
     for (int i = 300; i < 900; i++) { /* new keys again */
         snprintf(k, sizeof(k), "n%03d", i);
         fake_now++;
         put32(st, k);
     }
-    put32(st, "third");
+    for (int how = 0; how < 3; how++) {
+        snprintf(k, sizeof(k), "third%d", how);
+        CHECK(!written_with_room(st, k, how));
+    }
+    /* What the room is for: 10 s later, an increment of a key with room stays in place, one of
+     * a key without moves it. */
     fake_now += 10000;
-    CHECK(set_moved(st, "third"));
+    arena *a = &st->shards[0].ar;
+    uint64_t g = arena_garbage(a);
+    int64_t r;
+    ASSERT_EQ(mnemo_incr(st, 0, "second0", 7, 1, &r), MNEMO_OK);
+    CHECK_U64_EQ(arena_garbage(a), g);
+    ASSERT_EQ(mnemo_incr(st, 0, "third0", 6, 1, &r), MNEMO_OK);
+    CHECK(arena_garbage(a) > g);
     mnemo_store_free(st);
 }
 
