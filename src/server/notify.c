@@ -69,9 +69,9 @@ void notify_format(int flags, char *buf, size_t cap)
 void notify_publish(struct worker *self, const char *event, unsigned db, const void *key,
                     size_t klen)
 {
-    int f = atomic_load_explicit(&notify_flags, memory_order_relaxed);
     if (!pubsub_any())
         return;
+    int f = atomic_load_explicit(&notify_flags, memory_order_relaxed);
     size_t elen = strlen(event);
     char stack[256];
     size_t need = 32 + (klen > elen ? klen : elen);

@@ -716,6 +716,28 @@ static int written_with_room(mnemo_store *st, const char *key, int how)
     return has_room(st, key);
 }
 
+/* Writes keys n<from>..n<to - 1>, each name taken modulo `mod`, 1 ms apart. */
+static void put_range(mnemo_store *st, int from, int to, int mod)
+{
+    char k[16];
+    for (int i = from; i < to; i++) {
+        snprintf(k, sizeof(k), "n%03d", i % mod);
+        fake_now++;
+        put32(st, k);
+    }
+}
+
+/* Checks that counters <prefix>0..2, written each way written_with_room() knows, have room
+ * or not as `expect` says. */
+static void check_room(mnemo_store *st, const char *prefix, int expect)
+{
+    char k[16];
+    for (int how = 0; how < 3; how++) {
+        snprintf(k, sizeof(k), "%s%d", prefix, how);
+        CHECK_EQ(written_with_room(st, k, how), expect);
+    }
+}
+
 /* A key gets room for the versions to come only where most recent writes overwrote keys,
  * whether it is new or its entry was rewritten by compaction or a TTL change: then its first
  * overwrite more than 2 s later stays in place. Where keys are new, it gets none (1-3 bytes a
@@ -724,34 +746,12 @@ static int written_with_room(mnemo_store *st, const char *key, int how)
 static void test_new_keys_get_room_where_overwrites_dominate(void)
 {
     mnemo_store *st = open_store(1);
-    char k[16];
-    for (int i = 0; i < 300; i++) { /* only new keys */
-        snprintf(k, sizeof(k), "n%03d", i);
-        fake_now++;
-        put32(st, k);
-    }
-    for (int how = 0; how < 3; how++) {
-        snprintf(k, sizeof(k), "first%d", how);
-        CHECK(!written_with_room(st, k, how));
-    }
-    for (int i = 0; i < 600; i++) { /* overwrites */
-        snprintf(k, sizeof(k), "n%03d", i % 300);
-        fake_now++;
-        put32(st, k);
-    }
-    for (int how = 0; how < 3; how++) {
-        snprintf(k, sizeof(k), "second%d", how);
-        CHECK(written_with_room(st, k, how));
-    }
-    for (int i = 300; i < 900; i++) { /* new keys again */
-        snprintf(k, sizeof(k), "n%03d", i);
-        fake_now++;
-        put32(st, k);
-    }
-    for (int how = 0; how < 3; how++) {
-        snprintf(k, sizeof(k), "third%d", how);
-        CHECK(!written_with_room(st, k, how));
-    }
+    put_range(st, 0, 300, 1000);   /* only new keys */
+    check_room(st, "first", 0);
+    put_range(st, 0, 600, 300);    /* overwrites */
+    check_room(st, "second", 1);
+    put_range(st, 300, 900, 1000); /* new keys again */
+    check_room(st, "third", 0);
     /* What the room is for: 10 s later, an increment of a key with room stays in place, one of
      * a key without moves it. */
     fake_now += 10000;
@@ -768,7 +768,6 @@ static void test_new_keys_get_room_where_overwrites_dominate(void)
 int main(void)
 {
     TEST_RUN(test_scan_exactly_once_while_growing);
-    TEST_RUN(test_new_keys_get_room_where_overwrites_dominate);
     TEST_RUN(test_scan_invalid_cursor);
     TEST_RUN(test_compaction_under_churn);
     TEST_RUN(test_memory_accounting_tracks_rss);
@@ -781,5 +780,6 @@ int main(void)
     TEST_RUN(test_db_info_counts_ttls);
     TEST_RUN(test_key_prefixes);
     TEST_RUN(test_overwrites_stay_in_place);
+    TEST_RUN(test_new_keys_get_room_where_overwrites_dominate);
     return TEST_REPORT();
 }
