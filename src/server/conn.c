@@ -497,6 +497,37 @@ static void parse_ahead(conn *c)
         mnemo_prefetch_keys(srv_store(), c->db, key, klen, (size_t)nkeys);
 }
 
+typedef struct hint_keys {
+    const void **key;
+    size_t *klen, n, max;
+} hint_keys;
+
+static void hint_key(void *ctx, const resp_arg *a)
+{
+    hint_keys *h = ctx;
+    if (h->n < h->max) {
+        h->key[h->n] = a->ptr;
+        h->klen[h->n++] = a->len;
+    }
+}
+
+size_t conn_hint_keys(conn *c, const char *data, size_t n, const void **key, size_t *klen,
+                      size_t max)
+{
+    if (c->qpos != c->qlen || (c->flags & (CONN_CLOSED | CONN_CLOSE_AFTER_REPLY)))
+        return 0; /* the data continues a command: parse_ahead hints what it completes */
+    resp_arg argv[8];
+    size_t argc;
+    ssize_t r = resp_parse_fast(&c->parser, data, n, argv, 8, &argc);
+    if (r <= 0 || (size_t)r < n)
+        return 0; /* incomplete; or a pipeline, which parse_ahead hints as a whole */
+    const command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+    hint_keys h = {key, klen, 0, max};
+    if (cmd)
+        cmd_keys(cmd, (int)argc, argv, hint_key, &h);
+    return h.n;
+}
+
 /* The next command through resp_parse: 1 if c->parser holds one to run, 0 if there was
  * nothing to run ("*0", an empty line), -1 to stop (incomplete, or a protocol error: then
  * the error is queued and the connection closes after it). */

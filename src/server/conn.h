@@ -152,6 +152,12 @@ void conn_on_writable(conn *c);
  * every complete command as conn_on_readable does. */
 void conn_on_data(conn *c, const char *data, size_t n);
 
+/* The keys (up to max) of the one command that `data`, about to be given to conn_on_data(),
+ * holds: for a hint across connections (uring.c). 0 if it continues a command, is not
+ * complete, holds more than one command (parse_ahead hints a pipeline) or names no key. */
+size_t conn_hint_keys(conn *c, const char *data, size_t n, const void **key, size_t *klen,
+                      size_t max);
+
 /* io_uring engine: the peer closed its side (a recv of 0 bytes). */
 void conn_on_eof(conn *c);
 

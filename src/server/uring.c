@@ -286,11 +286,47 @@ static void on_obj(worker *w, void *obj, int res)
     arm_eventfd(w);
 }
 
+/* Requests from several connections in one wait (unpipelined clients under load): their keys
+ * go to the store as one hint before any runs, so that their cache misses overlap instead of
+ * coming one connection after another. Within a connection, parse_ahead (conn.c) does this
+ * for a pipeline. */
+#define HINT_CONNS_KEYS 32
+
+static void hint_across(worker *w)
+{
+    struct io_uring *ring = &w->ue->ring;
+    struct io_uring_cqe *cqe;
+    unsigned head, nrecv = 0;
+    const void *key[HINT_CONNS_KEYS];
+    size_t klen[HINT_CONNS_KEYS], n = 0;
+    unsigned db = 0;
+    io_uring_for_each_cqe(ring, head, cqe) {
+        if ((cqe->user_data & 3) != UD_RECV || cqe->res <= 0 ||
+            !(cqe->flags & IORING_CQE_F_BUFFER))
+            continue;
+        conn *c = UD_PTR(cqe->user_data);
+        if (nrecv++ == 0)
+            db = (unsigned)c->db;
+        else if ((unsigned)c->db != db)
+            continue; /* one hint, one database */
+        const char *data = w->ue->bufs + (size_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) *
+                                             UR_BUF_SIZE;
+        n += conn_hint_keys(c, data, (size_t)cqe->res, key + n, klen + n,
+                            HINT_CONNS_KEYS - n);
+        if (n == HINT_CONNS_KEYS)
+            break;
+    }
+    if (n >= 2 && nrecv >= 2)
+        mnemo_prefetch_keys(srv_store(), db, key, klen, n);
+}
+
 static void reap(worker *w)
 {
     struct io_uring *ring = &w->ue->ring;
     struct io_uring_cqe *cqe;
     unsigned head;
+    if (io_uring_cq_ready(ring) >= 2)
+        hint_across(w);
     io_uring_for_each_cqe(ring, head, cqe) {
         /* Copied out first: the slot is the kernel's again once the head moves. */
         uint64_t ud = cqe->user_data;
