@@ -827,6 +827,8 @@ typedef struct mnemo_persist_info {
     uint64_t log_bytes;          /* live log segments, bytes */
     uint64_t base_bytes;         /* the snapshot the log starts after, bytes (0: none) */
     int64_t last_fsync_ms;       /* Unix ms of the last log sync */
+    uint64_t fsyncs;             /* fdatasyncs of the log since open */
+    uint64_t slow_fsync_us;      /* time spent in those that took a millisecond or more */
     uint64_t changes_since_save; /* changes to keys since the last snapshot (Redis's dirty) */
     int snapshot_in_progress;
     int64_t last_snapshot_ms;    /* Unix ms the last snapshot completed (or the store loaded) */

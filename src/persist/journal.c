@@ -452,16 +452,28 @@ static void notify_durable(journal *j, uint64_t lsn)
         j->on_durable(j->on_durable_ctx, lsn);
 }
 
+/* fdatasync(2), counted (INFO; the server's commit delay follows the slow ones). */
+static int timed_fdatasync(journal *j, int fd)
+{
+    uint64_t t0 = clock_monotonic_ns();
+    int rc = fdatasync(fd);
+    uint64_t ns = clock_monotonic_ns() - t0;
+    atomic_fetch_add_explicit(&j->fsyncs, 1, memory_order_relaxed);
+    if (ns >= JOURNAL_SLOW_FSYNC_NS)
+        atomic_fetch_add_explicit(&j->slow_fsync_ns, ns, memory_order_relaxed);
+    return rc;
+}
+
 /* Syncs the retired segments and `fd`; closes the retired ones. Returns 0 or -1 (errno). */
 static int sync_fds(journal *j, int fd, int *retired, int nretired)
 {
     int rc = 0;
     for (int i = 0; i < nretired; i++) {
-        if (fdatasync(retired[i]) != 0)
+        if (timed_fdatasync(j, retired[i]) != 0)
             rc = -1;
         close(retired[i]);
     }
-    if (fd < 0 || fdatasync(fd) != 0)
+    if (fd < 0 || timed_fdatasync(j, fd) != 0)
         rc = -1;
     atomic_store(&j->last_fsync_ms, clock_realtime_ms());
     return rc;

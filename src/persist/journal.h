@@ -59,6 +59,7 @@
 
 #define JOURNAL_WRITE_THRESHOLD ((size_t)1 << 20) /* wake the log thread above this backlog */
 #define JOURNAL_NO_CAP UINT64_MAX
+#define JOURNAL_SLOW_FSYNC_NS 1000000u
 
 typedef struct journal {
     _Atomic int mode;            /* mnemo_fsync; may change at run time */
@@ -96,6 +97,8 @@ typedef struct journal {
     _Atomic uint64_t log_bytes;  /* size of every live segment (for the rewrite trigger) */
     _Atomic int write_err;       /* errno of the last failed write or sync, 0 if it worked */
     _Atomic int64_t last_fsync_ms;
+    _Atomic uint64_t fsyncs;     /* fdatasyncs done ... */
+    _Atomic uint64_t slow_fsync_ns; /* ... and the time of those of JOURNAL_SLOW_FSYNC_NS or more */
 
     pthread_mutex_t smu;         /* held by the one thread syncing (write_and_sync) */
     pthread_mutex_t dmu;         /* waiters for `durable` (library commits under always) */

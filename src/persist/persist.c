@@ -806,6 +806,8 @@ int mnemo_persist_info_get(mnemo_store *st, mnemo_persist_info *out)
         out->durable_lsn = atomic_load(&j->durable);
         out->log_bytes = out->log_state != MNEMO_LOGSTATE_OFF ? atomic_load(&j->log_bytes) : 0;
         out->last_fsync_ms = atomic_load(&j->last_fsync_ms);
+        out->fsyncs = atomic_load(&j->fsyncs);
+        out->slow_fsync_us = atomic_load(&j->slow_fsync_ns) / 1000u;
     } else {
         out->fsync = atomic_load(&p->fsync);
     }

@@ -31,7 +31,7 @@ static _Atomic int auth_required;
 
 enum {
     T_INT, T_SIZE, T_BOOL, T_LOGLEVEL, T_STRING, T_WORDS, T_OCTAL, T_OBL, T_FIXED, T_NOTIFY,
-    T_POLICY, T_FSYNC, T_SAVE, T_ENGINE
+    T_POLICY, T_FSYNC, T_SAVE, T_ENGINE, T_DELAY
 };
 
 typedef struct cfg_def {
@@ -62,6 +62,9 @@ static const cfg_def defs[] = {
      "worker event loop: epoll, or uring (io_uring; falls back to epoll if unavailable)"},
     {"io-batch-usec", T_INT, 1, 0, 100000, N(io_batch_usec), "100",
      "uring, under load: microseconds a wait may take to gather several requests (0: off)"},
+    {"commit-delay", T_DELAY, 1, 0, 2, N(commit_delay), "auto",
+     "appendfsync always, uring, under load: gather requests before a sync (io-batch-usec "
+     "times the workers): yes, no, or auto (while slow fsyncs take 1 % of the time)"},
     {"disable-thp", T_BOOL, 0, 0, 1, N(disable_thp), "no",
      "no: with persistence on, the heap asks for transparent huge pages (short snapshot "
      "forks); yes: none"},
@@ -127,6 +130,7 @@ static const cfg_def defs[] = {
 
 static const char *loglevels[] = {"debug", "verbose", "notice", "warning"};
 static const char *io_engines[] = {"epoll", "uring"};
+static const char *commit_delays[] = {"no", "yes", "auto"}; /* COMMIT_DELAY_* */
 
 int config_parse_size(const char *s, long long *out)
 {
@@ -328,14 +332,19 @@ int config_set(const char *name, int n, const char **v, int flags, char *err, si
         return -1;
     }
     case T_ENGINE:
-        for (int i = 0; i < 2; i++) {
-            if (strcasecmp(v[0], io_engines[i]) == 0) {
+    case T_DELAY: {
+        const char *const *words = d->type == T_ENGINE ? io_engines : commit_delays;
+        int nw = d->type == T_ENGINE ? 2 : 3;
+        for (int i = 0; i < nw; i++) {
+            if (strcasecmp(v[0], words[i]) == 0) {
                 x = i;
                 goto store;
             }
         }
-        snprintf(err, errlen, "argument(s) must be one of the following: epoll, uring");
+        snprintf(err, errlen, "argument(s) must be one of the following: %s",
+                 d->type == T_ENGINE ? "epoll, uring" : "yes, no, auto");
         return -1;
+    }
     case T_NOTIFY: {
         int fl;
         if (!notify_parse(v[0], &fl)) {
@@ -449,6 +458,9 @@ static void format_value(const cfg_def *d, char *buf, size_t cap)
         return;
     case T_ENGINE:
         snprintf(buf, cap, "%s", io_engines[atomic_load(d->num) & 1]);
+        return;
+    case T_DELAY:
+        snprintf(buf, cap, "%s", commit_delays[atomic_load(d->num) % 3]);
         return;
     case T_NOTIFY:
         notify_format(atomic_load(&notify_flags), buf, cap);

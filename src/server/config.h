@@ -21,6 +21,7 @@
 
 /* io-engine: how the workers wait for and move bytes (worker.h). */
 enum { IO_ENGINE_EPOLL = 0, IO_ENGINE_URING = 1 };
+enum { COMMIT_DELAY_NO = 0, COMMIT_DELAY_YES = 1, COMMIT_DELAY_AUTO = 2 };
 
 /* Output buffer limit classes (client-output-buffer-limit). */
 enum { OBL_NORMAL = 0, OBL_PUBSUB = 1, OBL_CLASSES = 2 };
@@ -58,6 +59,7 @@ typedef struct srv_config {
     _Atomic long long key_load_delay;             /* testing: microseconds per key loaded */
     _Atomic long long io_engine;                  /* IO_ENGINE_*: the workers' event loop */
     _Atomic long long io_batch_usec;              /* uring: how long a wait gathers a batch */
+    _Atomic long long commit_delay;               /* COMMIT_DELAY_*: before an always sync */
     _Atomic long long disable_thp;                /* 1: no transparent huge pages (main.c) */
     obl_limit obl[OBL_CLASSES];
     /* Protected by the config lock (config.c). */

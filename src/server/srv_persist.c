@@ -272,12 +272,54 @@ static void release_held(worker *w)
     }
 }
 
+/* Whether the commit delay is worth its cost (see srv_persist_worker_tick()): only where
+ * slow syncs take a noticeable share of the time. The delay gathers more requests into each
+ * sync, so that fewer syncs meet a slow one; but while it gathers, the disk idles and the
+ * clients wait. Measured with one worker and 50 clients: where about 1 % of fdatasyncs took
+ * over a millisecond (3.4 % of the time spent in them), it took p99 from 2.5-3.0 to 2.0-2.2
+ * ms; where 0.06-0.13 % did (0.4 % of the time), it cost a sixth of the throughput (78-84k
+ * against 89-97k SET/s) for no better p99 (docs/BENCHMARKS.md "The commit delay follows the
+ * disk"). So under `commit-delay auto` (the default) the log's time in slow fdatasyncs
+ * (mnemo_persist_info) is read once a second: the delay is on for the next second where it
+ * was at least SLOW_SHARE_ON of the second, off again below SLOW_SHARE_OFF. */
+#define SLOW_SHARE_ON 100 /* 1 %, in units of 1/10000 */
+#define SLOW_SHARE_OFF 30 /* 0.3 % */
+
+static _Atomic int64_t slow_since_ms;
+static uint64_t slow_us_before; /* written by the one thread that won the second's CAS */
+static _Atomic int delay_wanted;
+
+static void follow_slow_syncs(void)
+{
+    int64_t now = server_now_ms(), since = atomic_load_explicit(&slow_since_ms,
+                                                                memory_order_relaxed);
+    if (now - since < 1000 || !atomic_compare_exchange_strong(&slow_since_ms, &since, now))
+        return;
+    mnemo_persist_info pi;
+    if (mnemo_persist_info_get(ST, &pi) != MNEMO_OK)
+        return;
+    uint64_t us = pi.slow_fsync_us - slow_us_before;
+    slow_us_before = pi.slow_fsync_us;
+    uint64_t share = us * 10000u / ((uint64_t)(now - since) * 1000u);
+    if (share >= SLOW_SHARE_ON)
+        atomic_store(&delay_wanted, 1);
+    else if (share < SLOW_SHARE_OFF)
+        atomic_store(&delay_wanted, 0);
+}
+
 /* Under always, the worker with replies waiting leads the group commit: it writes and syncs
  * what every worker appended, in its own thread, as Redis's event loop does before it
  * replies. If another worker's sync is running, it waits for that one and then syncs what
  * is left (unless that one covered it): like Redis's loop during an fsync, it reads nothing
  * meanwhile, so its clients' next requests gather into one batch instead of trickling into
  * many small ones, each waking it (measured: 0.27 against 0.04 epoll_waits per SET). */
+static int commit_delay_on(void)
+{
+    long long set = CFG(commit_delay);
+    return set == COMMIT_DELAY_AUTO ? atomic_load_explicit(&delay_wanted, memory_order_relaxed)
+                                    : set == COMMIT_DELAY_YES;
+}
+
 static void lead_sync(worker *w)
 {
     if (mnemo_log_state(ST) != MNEMO_LOGSTATE_ON ||
@@ -286,6 +328,7 @@ static void lead_sync(worker *w)
     syncing_worker = w;
     (void)mnemo_log_sync(ST, 1); /* an error is logged by the journal; the log thread retries */
     syncing_worker = NULL;
+    follow_slow_syncs();
 }
 
 /* The worker gathering requests before it leads a sync (NULL: none). */
@@ -317,7 +360,7 @@ void srv_persist_worker_tick(worker *w)
         return; /* a gatherer that finishes after this look sees wait_lsn and wakes us */
     worker *none = NULL;
     if (!w->ue || atomic_load_explicit(&g_srv.shutdown, memory_order_relaxed) ||
-        !uring_commit_defer(w)) {
+        !commit_delay_on() || !uring_commit_defer(w)) {
         lead_sync(w);
         release_held(w);
     } else if (atomic_compare_exchange_strong(&gathering, &none, w)) {
@@ -419,7 +462,8 @@ size_t srv_persist_info(char *buf, size_t cap)
                          "mnemo_appendfsync:%s\r\nmnemo_log_state:%s\r\n"
                          "mnemo_log_appended_lsn:%llu\r\n"
                          "mnemo_log_written_lsn:%llu\r\nmnemo_log_durable_lsn:%llu\r\n"
-                         "mnemo_loaded_keys:%llu\r\nmnemo_load_time_ms:%lld\r\n",
+                         "mnemo_loaded_keys:%llu\r\nmnemo_load_time_ms:%lld\r\n"
+                         "mnemo_fsyncs:%llu\r\nmnemo_slow_fsync_ms:%llu\r\n",
                          (unsigned long long)pi.log_bytes, (unsigned long long)pi.base_bytes,
                          pi.last_fsync_ms ? (long long)(now - pi.last_fsync_ms) : -1LL,
                          (long long)pi.last_fork_us,
@@ -431,7 +475,9 @@ size_t srv_persist_info(char *buf, size_t cap)
                                                                    : "off",
                          (unsigned long long)pi.appended_lsn, (unsigned long long)pi.written_lsn,
                          (unsigned long long)pi.durable_lsn,
-                         (unsigned long long)pi.loaded_keys, (long long)pi.load_ms);
+                         (unsigned long long)pi.loaded_keys, (long long)pi.load_ms,
+                         (unsigned long long)pi.fsyncs,
+                         (unsigned long long)(pi.slow_fsync_us / 1000u));
         if (m > 0 && (size_t)(n + m) < cap)
             n += m;
     }

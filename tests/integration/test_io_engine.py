@@ -8,13 +8,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
 import redis
 
-from conftest import RawClient
+from conftest import SERVER_BIN, RawClient
 from test_persistence import PServer, workdir  # noqa: F401 (fixture)
 
 WAIT = 10
@@ -376,14 +377,15 @@ def commit_delays(c):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_commit_delays_under_appendfsync_always(workdir, threads):
     """Under appendfsync always the worker does not batch its waits between a sync and the
-    next requests (its own sync gathered those), but under load it does once before it leads
-    a sync, so that one fsync covers more requests (io_commit_delays). A lone client is never
+    next requests (its own sync gathered those), but under load (and commit-delay yes) it
+    does once before it leads a sync, so that one fsync covers more requests
+    (io_commit_delays). A lone client is never
     delayed. With two workers one gathers at a time and the other's replies wait for its sync
     (the rate and connections that count are the server's). Every acknowledged write
     survives a SIGKILL, and the waits turn back into ordinary batched waits when the setting
     goes."""
     s = PServer(workdir, "--io-engine", "uring", "--threads", threads, "--io-batch-usec",
-                "2000", "--appendfsync", "always")
+                "2000", "--appendfsync", "always", "--commit-delay", "yes")
     s.start()
     c = s.client()
     if c.config_get("io-engine")["io-engine"] != "uring":
@@ -418,3 +420,81 @@ def test_commit_delays_under_appendfsync_always(workdir, threads):
     assert p.returncode == 0, p.stdout + p.stderr
     assert batched_waits(c) > 0 and commit_delays(c) == 0
     s.stop()
+
+
+SLOW_FSYNC = os.path.join(os.path.dirname(SERVER_BIN), "libslow_fsync.so")
+
+
+def set_load(port, n):
+    p = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-c", "32", "-n", str(n),
+                        "-r", "1000", "-t", "set"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
+@pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
+@pytest.mark.skipif(not os.path.exists(SLOW_FSYNC), reason="build/libslow_fsync.so not built")
+def test_commit_delay_follows_slow_fsyncs(workdir):
+    """commit-delay auto (the default) gathers requests before a sync only while fdatasyncs of
+    a millisecond or more take 1 % of the time or more. Every fdatasync made 1.5 ms longer
+    (an LD_PRELOAD shim, as a slow disk): the delays come; `no` on the same disk: none.
+    INFO persistence counts the syncs and the time spent in the slow ones."""
+    s = PServer(workdir, "--io-engine", "uring", "--threads", 1, "--io-batch-usec", "2000",
+                "--appendfsync", "always", env={"LD_PRELOAD": SLOW_FSYNC})
+    s.start()
+    c = s.client()
+    if c.config_get("io-engine")["io-engine"] != "uring":
+        s.kill()
+        pytest.skip("io_uring not available")
+    assert c.config_get("commit-delay")["commit-delay"] == "auto"
+    set_load(s.port, 40000)  # seconds of load: the share is looked at once a second
+    info = c.info("persistence")
+    assert info["mnemo_fsyncs"] > 0
+    assert info["mnemo_slow_fsync_ms"] >= info["mnemo_fsyncs"]  # each took 1.5 ms or more
+    assert commit_delays(c) > 0
+    c.config_set("commit-delay", "no")
+    assert c.config_get("commit-delay")["commit-delay"] == "no"
+    c.config_resetstat()
+    set_load(s.port, 20000)
+    assert commit_delays(c) == 0
+    try:
+        c.config_set("commit-delay", "sometimes")
+        assert False, "accepted a bad value"
+    except redis.ResponseError as e:
+        assert "yes, no, auto" in str(e)
+    s.stop()
+
+
+def tmpfs_dir():
+    """/dev/shm where it is a tmpfs (fdatasync costs nothing there), else None."""
+    try:
+        with open("/proc/mounts") as f:
+            if not any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in f):
+                return None
+    except OSError:
+        return None
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
+@pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
+@pytest.mark.skipif(tmpfs_dir() is None, reason="no tmpfs at /dev/shm")
+def test_commit_delay_auto_stays_off_on_fast_syncs():
+    """On a disk whose syncs are never slow (tmpfs), commit-delay auto never delays: under the
+    same load that makes `yes` delay, the sync follows each batch at once."""
+    d = tempfile.mkdtemp(prefix="mnemo-fast-", dir=tmpfs_dir())
+    try:
+        for setting, delayed in (("auto", False), ("yes", True)):
+            s = PServer(d, "--io-engine", "uring", "--threads", 1, "--io-batch-usec", "2000",
+                        "--appendfsync", "always", "--commit-delay", setting)
+            s.start()
+            c = s.client()
+            if c.config_get("io-engine")["io-engine"] != "uring":
+                s.kill()
+                pytest.skip("io_uring not available")
+            set_load(s.port, 40000)
+            assert int(c.info("persistence")["mnemo_slow_fsync_ms"]) == 0
+            assert (commit_delays(c) > 0) == delayed, setting
+            s.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

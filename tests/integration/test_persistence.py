@@ -19,9 +19,10 @@ CHECK_BIN = os.path.join(os.path.dirname(SERVER_BIN), "mnemo-check")
 class PServer:
     """A mnemo-server on a persistence directory that outlives the process (restarts)."""
 
-    def __init__(self, workdir, *args):
+    def __init__(self, workdir, *args, env=None):
         self.workdir = workdir
         self.args = [str(a) for a in args]
+        self.env = dict(os.environ, **env) if env else None
         self.port = free_port()
         self.proc = None
         self.logs = []
@@ -33,7 +34,8 @@ class PServer:
         cmd = [SERVER_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
                "--dir", self.workdir, "--appendonly", "yes", "--io-engine", IO_ENGINE]
         cmd += self.args + [str(a) for a in extra]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
         if not wait:  # the caller polls (e.g. to see the load in progress)
             return None
         if expect_fail:

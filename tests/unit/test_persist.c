@@ -967,6 +967,11 @@ static void test_async_commit_leaders(void)
     CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_APPENDED), 2 + NT * 200);
     CHECK_EQ(mnemo_log_lsn(st, MNEMO_LSN_DURABLE), 2 + NT * 200);
     CHECK_EQ(atomic_load(&lead_last_durable), 2 + NT * 200);
+    /* Each sync that made something durable was one counted fdatasync (the log thread's
+     * sweeps and refills add a few). */
+    mnemo_persist_info pi;
+    ASSERT_EQ(mnemo_persist_info_get(st, &pi), MNEMO_OK);
+    CHECK(pi.fsyncs >= 2 && pi.fsyncs <= 2 + NT * 200 + 64);
     mnemo_store_free(st);
     pcfg.on_durable = NULL;
     ASSERT_EQ(mnemo_store_open(&cfg, &st), MNEMO_OK);
