@@ -286,7 +286,7 @@ static void release_held(worker *w)
 #define SLOW_SHARE_OFF 30 /* 0.3 % */
 
 static _Atomic int64_t slow_since_ms;
-static uint64_t slow_us_before; /* written by the one thread that won the second's CAS */
+static _Atomic uint64_t slow_us_before; /* as read at slow_since_ms */
 static _Atomic int delay_wanted;
 
 static void follow_slow_syncs(void)
@@ -298,13 +298,19 @@ static void follow_slow_syncs(void)
     mnemo_persist_info pi;
     if (mnemo_persist_info_get(ST, &pi) != MNEMO_OK)
         return;
-    uint64_t us = pi.slow_fsync_us - slow_us_before;
-    slow_us_before = pi.slow_fsync_us;
+    uint64_t us = pi.slow_fsync_us - atomic_exchange(&slow_us_before, pi.slow_fsync_us);
     uint64_t share = us * 10000u / ((uint64_t)(now - since) * 1000u);
     if (share >= SLOW_SHARE_ON)
         atomic_store(&delay_wanted, 1);
     else if (share < SLOW_SHARE_OFF)
         atomic_store(&delay_wanted, 0);
+}
+
+static int commit_delay_on(void)
+{
+    long long set = CFG(commit_delay);
+    return set == COMMIT_DELAY_AUTO ? atomic_load_explicit(&delay_wanted, memory_order_relaxed)
+                                    : set == COMMIT_DELAY_YES;
 }
 
 /* Under always, the worker with replies waiting leads the group commit: it writes and syncs
@@ -313,13 +319,6 @@ static void follow_slow_syncs(void)
  * is left (unless that one covered it): like Redis's loop during an fsync, it reads nothing
  * meanwhile, so its clients' next requests gather into one batch instead of trickling into
  * many small ones, each waking it (measured: 0.27 against 0.04 epoll_waits per SET). */
-static int commit_delay_on(void)
-{
-    long long set = CFG(commit_delay);
-    return set == COMMIT_DELAY_AUTO ? atomic_load_explicit(&delay_wanted, memory_order_relaxed)
-                                    : set == COMMIT_DELAY_YES;
-}
-
 static void lead_sync(worker *w)
 {
     if (mnemo_log_state(ST) != MNEMO_LOGSTATE_ON ||
