@@ -277,8 +277,8 @@ static void release_held(worker *w)
  * sync, so that fewer syncs meet a slow one; but while it gathers, the disk idles and the
  * clients wait. Measured with one worker and 50 clients: where about 1 % of fdatasyncs took
  * over a millisecond (3.4 % of the time spent in them), it took p99 from 2.5-3.0 to 2.0-2.2
- * ms; where 0.06-0.13 % did (0.4 % of the time), it cost a sixth of the throughput (78-84k
- * against 89-97k SET/s) for no better p99 (docs/BENCHMARKS.md "The commit delay follows the
+ * ms; where 0.06-0.13 % did (0.4 % of the time), it cost throughput (77-81k against 82-97k
+ * SET/s without it) for no better p99 (docs/BENCHMARKS.md "The commit delay follows the
  * disk"). So under `commit-delay auto` (the default) the log's time in slow fdatasyncs
  * (mnemo_persist_info) is read once a second: the delay is on for the next second where it
  * was at least SLOW_SHARE_ON of the second, off again below SLOW_SHARE_OFF. */

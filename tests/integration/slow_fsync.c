@@ -1,25 +1,42 @@
 /* slow_fsync.c — an LD_PRELOAD shim for the integration tests: every fdatasync(2) takes
- * SLOW_FSYNC_USEC more (default 1500), as on a disk whose syncs are slow, so that a test can
- * see the server follow its disk (commit-delay auto). Built as build/libslow_fsync.so; not
- * part of mnemo. */
+ * longer, as on a disk whose syncs are slow, so that a test can see the server follow its disk
+ * (commit-delay auto). How much longer, in microseconds: the number in the file named by
+ * SLOW_FSYNC_FILE, read at each call (so a test can make the disk fast again), else
+ * SLOW_FSYNC_USEC, else 1500. Built as build/libslow_fsync.so; not part of mnemo. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+static long extra_usec(void)
+{
+    const char *path = getenv("SLOW_FSYNC_FILE");
+    if (path) {
+        long v = 0;
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &v) != 1)
+                v = 0;
+            fclose(f);
+        }
+        return v;
+    }
+    const char *s = getenv("SLOW_FSYNC_USEC");
+    return s ? atol(s) : 1500;
+}
 
 int fdatasync(int fd)
 {
     static int (*real)(int);
-    static long usec = -1;
     if (!real)
         real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    if (usec < 0) {
-        const char *s = getenv("SLOW_FSYNC_USEC");
-        usec = s ? atol(s) : 1500;
+    long usec = extra_usec();
+    if (usec > 0) {
+        struct timespec ts = {usec / 1000000, (usec % 1000000) * 1000};
+        nanosleep(&ts, NULL);
     }
-    struct timespec ts = {usec / 1000000, (usec % 1000000) * 1000};
-    nanosleep(&ts, NULL);
     return real(fd);
 }

@@ -379,8 +379,7 @@ def test_commit_delays_under_appendfsync_always(workdir, threads):
     """Under appendfsync always the worker does not batch its waits between a sync and the
     next requests (its own sync gathered those), but under load (and commit-delay yes) it
     does once before it leads a sync, so that one fsync covers more requests
-    (io_commit_delays). A lone client is never
-    delayed. With two workers one gathers at a time and the other's replies wait for its sync
+    (io_commit_delays). A lone client is never delayed. With two workers one gathers at a time and the other's replies wait for its sync
     (the rate and connections that count are the server's). Every acknowledged write
     survives a SIGKILL, and the waits turn back into ordinary batched waits when the setting
     goes."""
@@ -437,10 +436,15 @@ def set_load(port, n):
 def test_commit_delay_follows_slow_fsyncs(workdir):
     """commit-delay auto (the default) gathers requests before a sync only while fdatasyncs of
     a millisecond or more take 1 % of the time or more. Every fdatasync made 1.5 ms longer
-    (an LD_PRELOAD shim, as a slow disk): the delays come; `no` on the same disk: none.
-    INFO persistence counts the syncs and the time spent in the slow ones."""
+    (an LD_PRELOAD shim, as a slow disk): the delays come; the disk fast again: they stop
+    within a second or two; `no` on the slow disk: none. INFO persistence counts the syncs
+    and the time spent in the slow ones."""
+    ctl = os.path.join(workdir, "slow_fsync_usec")
+    with open(ctl, "w") as f:
+        f.write("1500")
     s = PServer(workdir, "--io-engine", "uring", "--threads", 1, "--io-batch-usec", "2000",
-                "--appendfsync", "always", env={"LD_PRELOAD": SLOW_FSYNC})
+                "--appendfsync", "always",
+                env={"LD_PRELOAD": SLOW_FSYNC, "SLOW_FSYNC_FILE": ctl})
     s.start()
     c = s.client()
     if c.config_get("io-engine")["io-engine"] != "uring":
@@ -452,6 +456,17 @@ def test_commit_delay_follows_slow_fsyncs(workdir):
     assert info["mnemo_fsyncs"] > 0
     assert info["mnemo_slow_fsync_ms"] >= info["mnemo_fsyncs"]  # each took 1.5 ms or more
     assert commit_delays(c) > 0
+    # The disk fast again: once a whole second has passed with no slow sync, no more delays.
+    with open(ctl, "w") as f:
+        f.write("0")
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        set_load(s.port, 5000)
+    c.config_resetstat()
+    set_load(s.port, 20000)
+    assert commit_delays(c) == 0
+    with open(ctl, "w") as f:
+        f.write("1500")
     c.config_set("commit-delay", "no")
     assert c.config_get("commit-delay")["commit-delay"] == "no"
     c.config_resetstat()
