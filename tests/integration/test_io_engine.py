@@ -421,6 +421,17 @@ def test_commit_delays_under_appendfsync_always(workdir, threads):
     s.stop()
 
 
+def tmpfs_dir():
+    """/dev/shm where it is a tmpfs (fdatasync costs nothing there), else None."""
+    try:
+        with open("/proc/mounts") as f:
+            if not any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in f):
+                return None
+    except OSError:
+        return None
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
 SLOW_FSYNC = os.path.join(os.path.dirname(SERVER_BIN), "libslow_fsync.so")
 
 
@@ -433,62 +444,65 @@ def set_load(port, n):
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
 @pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
 @pytest.mark.skipif(not os.path.exists(SLOW_FSYNC), reason="build/libslow_fsync.so not built")
-def test_commit_delay_follows_slow_fsyncs(workdir):
+@pytest.mark.skipif(tmpfs_dir() is None, reason="no tmpfs at /dev/shm")
+def test_commit_delay_follows_slow_fsyncs():
     """commit-delay auto (the default) gathers requests before a sync only while fdatasyncs of
-    a millisecond or more take 1 % of the time or more. Every fdatasync made 1.5 ms longer
-    (an LD_PRELOAD shim, as a slow disk): the delays come; the disk fast again: they stop
-    within a second or two; `no` on the slow disk: none. INFO persistence counts the syncs
-    and the time spent in the slow ones."""
-    ctl = os.path.join(workdir, "slow_fsync_usec")
-    with open(ctl, "w") as f:
-        f.write("1500")
-    s = PServer(workdir, "--io-engine", "uring", "--threads", 1, "--io-batch-usec", "2000",
-                "--appendfsync", "always",
-                env={"LD_PRELOAD": SLOW_FSYNC, "SLOW_FSYNC_FILE": ctl})
-    s.start()
-    c = s.client()
-    if c.config_get("io-engine")["io-engine"] != "uring":
-        s.kill()
-        pytest.skip("io_uring not available")
-    assert c.config_get("commit-delay")["commit-delay"] == "auto"
-    set_load(s.port, 40000)  # seconds of load: the share is looked at once a second
-    info = c.info("persistence")
-    assert info["mnemo_fsyncs"] > 0
-    assert info["mnemo_slow_fsync_ms"] >= info["mnemo_fsyncs"]  # each took 1.5 ms or more
-    assert commit_delays(c) > 0
-    # The disk fast again: once a whole second has passed with no slow sync, no more delays.
-    with open(ctl, "w") as f:
-        f.write("0")
-    deadline = time.time() + 3
-    while time.time() < deadline:
-        set_load(s.port, 5000)
-    c.config_resetstat()
-    set_load(s.port, 20000)
-    assert commit_delays(c) == 0
-    with open(ctl, "w") as f:
-        f.write("1500")
-    c.config_set("commit-delay", "no")
-    assert c.config_get("commit-delay")["commit-delay"] == "no"
-    c.config_resetstat()
-    set_load(s.port, 20000)
-    assert commit_delays(c) == 0
+    a millisecond or more take 1 % of the time or more. The log is on tmpfs, where a sync
+    costs nothing (a real disk may be slow itself: CI's is), and an LD_PRELOAD shim makes
+    every fdatasync 1.5 ms longer, as a slow disk: the delays come; the disk fast again: they
+    stop within a second or two; `no` on the slow disk: none. INFO persistence counts the
+    syncs and the time spent in the slow ones."""
+    d = tempfile.mkdtemp(prefix="mnemo-slow-", dir=tmpfs_dir())
     try:
-        c.config_set("commit-delay", "sometimes")
-        assert False, "accepted a bad value"
-    except redis.ResponseError as e:
-        assert "yes, no, auto" in str(e)
-    s.stop()
-
-
-def tmpfs_dir():
-    """/dev/shm where it is a tmpfs (fdatasync costs nothing there), else None."""
-    try:
-        with open("/proc/mounts") as f:
-            if not any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in f):
-                return None
-    except OSError:
-        return None
-    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        ctl = os.path.join(d, "slow_fsync_usec")
+        with open(ctl, "w") as f:
+            f.write("1500")
+        s = PServer(d, "--io-engine", "uring", "--threads", 1, "--io-batch-usec", "2000",
+                    "--appendfsync", "always",
+                    env={"LD_PRELOAD": SLOW_FSYNC, "SLOW_FSYNC_FILE": ctl})
+        s.start()
+        c = s.client()
+        if c.config_get("io-engine")["io-engine"] != "uring":
+            s.kill()
+            pytest.skip("io_uring not available")
+        assert c.config_get("commit-delay")["commit-delay"] == "auto"
+        set_load(s.port, 40000)  # seconds of load: the share is looked at once a second
+        info = c.info("persistence")
+        assert info["mnemo_fsyncs"] > 0
+        assert info["mnemo_slow_fsync_ms"] >= info["mnemo_fsyncs"]  # each took 1.5 ms or more
+        assert commit_delays(c) > 0
+        # The disk fast again: once a whole second has passed with little slow syncing, no
+        # more delays. A worker preempted inside a sync on a loaded machine makes one slow
+        # sync and can turn the delay on for a second, so some window of 20k SETs, out of
+        # five, must see none; with the delay stuck on, every window sees hundreds.
+        with open(ctl, "w") as f:
+            f.write("0")
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            set_load(s.port, 5000)
+        windows = []
+        for _ in range(5):
+            c.config_resetstat()
+            set_load(s.port, 20000)
+            windows.append(commit_delays(c))
+            if windows[-1] == 0:
+                break
+        assert windows[-1] == 0, windows
+        with open(ctl, "w") as f:
+            f.write("1500")
+        c.config_set("commit-delay", "no")
+        assert c.config_get("commit-delay")["commit-delay"] == "no"
+        c.config_resetstat()
+        set_load(s.port, 20000)
+        assert commit_delays(c) == 0
+        try:
+            c.config_set("commit-delay", "sometimes")
+            assert False, "accepted a bad value"
+        except redis.ResponseError as e:
+            assert "yes, no, auto" in str(e)
+        s.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
