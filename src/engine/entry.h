@@ -304,6 +304,36 @@ static inline void entry_store64(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
+/* Only the whole key of the entry at p (as entry_key(), into buf when it has a prefix) and
+ * its length: the header is skipped, not decoded. An index migration rehashes every key of a
+ * growing shard, a few times each, and needs nothing else of the entry. */
+static inline const uint8_t *entry_key_at(const uint8_t *p, const entry_pfx *pfx, uint8_t *buf,
+                                          uint32_t *klen)
+{
+    const uint8_t *q = p + 1;
+    uint32_t kl = p[0] & ENT_KLEN_MASK, vl;
+    if (kl >= ENT_KLEN_VAR) {
+        q += kl == ENT_KLEN_EXT;
+        q = entry_varint_get(q, &kl);
+    }
+    q = entry_varint_get(q, &vl);
+    int counter_follows = (*q & 3) == 3; /* the version's low bits: min(counter, 3) */
+    while (*q++ & 0x80) {
+    }
+    if (counter_follows) {
+        while (*q++ & 0x80) {
+        }
+    }
+    if (p[0] & ENT_TTL)
+        q += 8;
+    *klen = kl;
+    if (!(vl & 1))
+        return q;
+    memcpy(buf, pfx->b, ENT_PFX_MAX);
+    memcpy(buf + pfx->len, q, kl - pfx->len);
+    return buf;
+}
+
 /* Decodes the entry at p, which lies in a segment whose version base is vbase and whose prefix
  * is pfx. */
 static inline void entry_decode(uint8_t *p, uint64_t vbase, const entry_pfx *pfx, entry *e)

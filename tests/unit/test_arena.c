@@ -344,6 +344,50 @@ static uint32_t put_key(arena *a, const char *key, uint32_t *size)
     return pl.ref;
 }
 
+/* entry_key_at() (the index migration's key-only read) finds the key entry_decode() finds,
+ * for every header shape: key length in the head, as a varint, after an extension byte; a
+ * version counter in the low bits or in a varint of its own, a version field padded or not;
+ * with and without a TTL, short and long value lengths, with and without the segment's
+ * prefix. */
+static void test_entry_key_at(void)
+{
+    static uint8_t buf[70400];
+    uint8_t kb[ENT_PFX_KEY_MAX];
+    entry_pfx px = {.len = 6};
+    memcpy(px.b, "key:00", 6);
+    uint64_t base = 1700000000000ull << 16;
+    uint8_t flagsets[] = {0, ENT_TTL, ENT_COMPRESSED, ENT_TYPED, ENT_COMPRESSED | ENT_TTL,
+                          ENT_COMPRESSED | ENT_TYPED | ENT_TTL};
+    uint64_t vers[] = {base, base + 2, base + 3, base + 200, base - (5ull << 16),
+                       base + (3600000ull << 16) + 70000, UINT64_MAX, 0};
+    uint32_t vlens[] = {0, 63, 64, 8191, 8192, 70000};
+    char key[300];
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (char)('a' + i % 26);
+    memcpy(key, "key:00", 6);
+    uint32_t klens[] = {0, 6, 7, 16, 29, 30, 31, 64, 65, 300};
+    for (size_t f = 0; f < sizeof(flagsets); f++)
+        for (size_t v = 0; v < sizeof(vers) / sizeof(vers[0]); v++)
+            for (size_t l = 0; l < sizeof(vlens) / sizeof(vlens[0]); l++)
+                for (size_t k = 0; k < sizeof(klens) / sizeof(klens[0]); k++)
+                    for (int variant = 0; variant < 4; variant++) {
+                        uint32_t klen = klens[k];
+                        unsigned plen = variant & 1 ? entry_pfx_use(&px, key, klen) : 0;
+                        size_t vpad = variant & 2 ? 3 : 0; /* room for later versions */
+                        if (variant & 1 && !plen)
+                            continue;
+                        entry e, d;
+                        entry_init_pad(buf, flagsets[f], key, klen, vlens[l], vers[v], base, &px,
+                                       plen, flagsets[f] & ENT_TTL ? 1234 : 0, vpad, &e);
+                        entry_decode(buf, base, &px, &d);
+                        uint32_t got = 0;
+                        const uint8_t *kp = entry_key_at(buf, &px, kb, &got);
+                        CHECK_EQ(got, klen);
+                        CHECK_MEM_EQ(kp, got, key, klen);
+                        CHECK_MEM_EQ(kp, got, entry_key(&d, kb), d.klen);
+                    }
+}
+
 static void test_key_prefixes(void)
 {
     /* The entry level: P leaves the prefix out and everything round-trips. */
@@ -526,6 +570,7 @@ int main(void)
     TEST_RUN(test_alloc_and_release);
     TEST_RUN(test_segments_fill_and_free);
     TEST_RUN(test_garbage_counters);
+    TEST_RUN(test_entry_key_at);
     TEST_RUN(test_key_prefixes);
     TEST_RUN(test_dead_marks);
     return TEST_REPORT();
