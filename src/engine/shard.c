@@ -116,12 +116,12 @@ static inline void comp_track(shard *sh, const entry *e, int sign)
 
 /* Moves up to `budget` entries from old into tab. Every move reads its entry (to rehash the key)
  * and writes a random slot of tab: both are cache misses on a big shard, so entries go in
- * batches whose loads are issued (prefetched) before any is used, letting the misses overlap,
- * and the entries of the next write's share are prefetched at the end. Only the key is read
- * (entry_key_at), not the whole header. A growing index moves each key about 7 times (steps of
- * 1.17x), so this is a large part of an insert: callgrind, SET into an empty store of 1M keys,
- * 2,158 instructions with a full entry_decode() per move, 1,731 now; engine_bench, CPU per
- * such SET 554-630 ns against 547-568 (docs/BENCHMARKS.md "growing indexes"). */
+ * batches whose loads are issued (prefetched) before any is used, letting the misses overlap.
+ * Only the key is read (entry_key_at), not the whole header. A growing index moves each key
+ * about 7 times (steps of 1.17x), so this is a large part of an insert: callgrind, SET into an
+ * empty store of 1M keys, 2,154-2,158 instructions with a full entry_decode() per move,
+ * 1,959-1,963 now. In time, on 1M keys, the misses hide the difference (docs/BENCHMARKS.md
+ * "growing indexes"). */
 #define MIGRATE_BATCH 16u
 
 static void migrate(shard *sh, uint32_t budget)
@@ -155,20 +155,8 @@ static void migrate(shard *sh, uint32_t budget)
         }
         budget -= n;
     }
-    if (o->count == 0) {
+    if (o->count == 0)
         table_free(o);
-        return;
-    }
-    /* The entries the next write's share will move: their loads overlap with the rest of this
-     * request instead of stalling the next batch's first reads. */
-    uint32_t s = sh->mig_pos, end = s + 2 * MIGRATE_PER_WRITE < o->cap ? s + 2 * MIGRATE_PER_WRITE
-                                                                        : o->cap;
-    for (unsigned n = 0; s < end && n < MIGRATE_PER_WRITE; s++) {
-        if (o->ctrl[s] >= 0x80) {
-            __builtin_prefetch(arena_ptr(&sh->ar, table_refs(o)[s]));
-            n++;
-        }
-    }
 }
 
 void shard_finish_resize(shard *sh)
