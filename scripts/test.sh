@@ -71,7 +71,7 @@ stage_integration() {
   local tests=(tests/integration/test_*.py)
   if [ ! -e "${tests[0]}" ]; then echo "integration: no tests yet"; return 0; fi
   if [ ! -x build/mnemo-server ]; then echo "integration: build/mnemo-server missing"; return 1; fi
-  MNEMO_SERVER=$PWD/build/mnemo-server /usr/bin/python3 -m pytest -q tests/integration
+  MNEMO_SERVER=$PWD/build/mnemo-server /usr/bin/python3 -m pytest -q -rs tests/integration
   local rc=$?
   [ $rc -eq 5 ] && { echo "integration: no tests collected"; return 0; }
   return $rc
