@@ -255,6 +255,21 @@ def raw(server, r):
     c.close()
 
 
+# Server processes a test started outside the fixtures above (test_persistence.PServer): a
+# test that fails between start and stop would leave its server running.
+STARTED_PROCS = []
+
+
+@pytest.fixture(autouse=True)
+def reap_started_servers():
+    yield
+    while STARTED_PROCS:
+        p = STARTED_PROCS.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
 @pytest.fixture
 def make_server():
     started = []

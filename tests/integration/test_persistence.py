@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import IO_ENGINE, ROOT, SERVER_BIN, free_port
+from conftest import IO_ENGINE, ROOT, SERVER_BIN, STARTED_PROCS, free_port
 
 CHECK_BIN = os.path.join(os.path.dirname(SERVER_BIN), "mnemo-check")
 
@@ -36,6 +36,7 @@ class PServer:
         cmd += self.args + [str(a) for a in extra]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env)
+        STARTED_PROCS.append(self.proc)  # killed after the test if still running
         if not wait:  # the caller polls (e.g. to see the load in progress)
             return None
         if expect_fail:
