@@ -1,8 +1,8 @@
 /* slow_fsync.c — an LD_PRELOAD shim for the integration tests: every fdatasync(2) takes
  * longer, as on a disk whose syncs are slow, so that a test can see the server follow its disk
  * (commit-delay auto). How much longer, in microseconds: the number in the file named by
- * SLOW_FSYNC_FILE, read at each call (so a test can make the disk fast again), else
- * SLOW_FSYNC_USEC, else 1500. Built as build/libslow_fsync.so; not part of mnemo. */
+ * SLOW_FSYNC_FILE, read at each call (so a test can make the disk fast again); none without
+ * it. Built as build/libslow_fsync.so; not part of mnemo. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -14,18 +14,14 @@
 static long extra_usec(void)
 {
     const char *path = getenv("SLOW_FSYNC_FILE");
-    if (path) {
-        long v = 0;
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%ld", &v) != 1)
-                v = 0;
-            fclose(f);
-        }
-        return v;
+    long v = 0;
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 0;
+        fclose(f);
     }
-    const char *s = getenv("SLOW_FSYNC_USEC");
-    return s ? atol(s) : 1500;
+    return v;
 }
 
 int fdatasync(int fd)
