@@ -67,15 +67,19 @@ uint8_t *compress_scratch(int which, size_t n)
     return p;
 }
 
+void compress_scratch_drop(int which)
+{
+    if (tls.cap[which] > COMPRESS_KEEP) {
+        free(tls.buf[which]);
+        tls.buf[which] = NULL;
+        tls.cap[which] = 0;
+    }
+}
+
 void compress_scratch_trim(void)
 {
-    for (int i = 0; i < COMPRESS_NBUF; i++) {
-        if (tls.cap[i] > COMPRESS_KEEP) {
-            free(tls.buf[i]);
-            tls.buf[i] = NULL;
-            tls.cap[i] = 0;
-        }
-    }
+    for (int i = 0; i < COMPRESS_NBUF; i++)
+        compress_scratch_drop(i);
 }
 
 /* ---- codec --------------------------------------------------------------------------------- */

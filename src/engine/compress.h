@@ -69,8 +69,13 @@ enum { COMPRESS_BUF_READ, COMPRESS_BUF_JOIN, COMPRESS_BUF_OUT, COMPRESS_NBUF };
  * thread or compress_scratch_trim(). */
 uint8_t *compress_scratch(int which, size_t n);
 
-/* Frees this thread's buffers that are larger than COMPRESS_KEEP. */
+/* Frees this thread's buffers that are larger than COMPRESS_KEEP: at the end of an operation,
+ * when none of them is in use any more. */
 void compress_scratch_trim(void);
+
+/* The same for buffer `which` alone: within an operation that still holds another one (a SET
+ * with GET reads the old value while its new value waits, compressed, in COMPRESS_BUF_OUT). */
+void compress_scratch_drop(int which);
 
 /* ---- entries ------------------------------------------------------------------------------- */
 

@@ -544,7 +544,9 @@ static int copy_value(const entry *e, const void *p, size_t len, mnemo_value *ou
     return MNEMO_OK;
 }
 
-/* Copies e's logical value (decompressed if need be) into *out. */
+/* Copies e's logical value (decompressed if need be) into *out. Only the buffer it was
+ * decompressed into is trimmed: mnemo_set() calls this while its own new value may wait,
+ * compressed, in the output buffer (trimming that one too stored freed memory). */
 static int copy_entry(const entry *e, mnemo_value *out)
 {
     if (!(e->flags & ENT_COMPRESSED))
@@ -554,7 +556,7 @@ static int copy_entry(const entry *e, mnemo_value *out)
     int rc = entry_value(e, &p, &n);
     if (rc == MNEMO_OK)
         rc = copy_value(e, p, n, out);
-    compress_scratch_trim();
+    compress_scratch_drop(COMPRESS_BUF_READ);
     return rc;
 }
 

@@ -141,6 +141,19 @@ def test_every_string_command_round_trips(cz):
     assert cz.object("encoding", "m1") == b"raw"
 
 
+def test_getset_of_values_larger_than_the_kept_buffers(cz):
+    """SET ... GET and GETSET of compressible values above 256 KB over compressed ones: the
+    new value waits compressed while the old one is read out (stored freed memory once: the
+    value read back was reported corrupt)."""
+    a, b = json_value(380_000, 5), json_value(400_000, 6)
+    assert cz.set("big", a) is True
+    assert cz.getset("big", b) == a
+    assert cz.get("big") == b
+    assert cz.set("big", a, get=True) == b
+    assert cz.get("big") == a
+    assert stored_len(cz, "big") < len(a)
+
+
 def test_keys_moving_between_names_and_databases(server, cz):
     v = json_value(5000, 4)
     cz.set("src", v)

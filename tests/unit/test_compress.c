@@ -768,12 +768,44 @@ static void test_threads_come_and_go(void)
     mnemo_store_free(st);
 }
 
+/* SET ... GET of a value larger than the buffers a thread keeps (COMPRESS_KEEP), over an old
+ * compressed one: the new value is compressed into this thread's output buffer before the
+ * lock, and reading the old one out must not free that buffer before the new value is stored
+ * (found by the server's command fuzzer: GETSET of a 292 KB value, a use after free). */
+static void test_set_get_beyond_kept_buffers(void)
+{
+    mnemo_store *st = open_store(4, 64);
+    size_t n = COMPRESS_KEEP + COMPRESS_KEEP / 2;
+    char *v = malloc(n), *w = malloc(n);
+    ASSERT(v && w);
+    gen_json(v, n, 1);
+    gen_json(w, n, 2);
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, n, NULL, NULL, NULL), MNEMO_OK);
+    CHECK(is_compressed(st, 0, "k"));
+    mnemo_set_opts get = {.flags = MNEMO_SET_GET};
+    mnemo_value old;
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, w, n, &get, &old, NULL), MNEMO_OK);
+    CHECK_MEM_EQ(old.data, old.len, v, n);
+    mnemo_value_release(&old);
+    check_value(st, 0, "k", w, n);
+    CHECK(is_compressed(st, 0, "k"));
+    /* and again, the old value now the one stored through the path under test */
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, n, &get, &old, NULL), MNEMO_OK);
+    CHECK_MEM_EQ(old.data, old.len, w, n);
+    mnemo_value_release(&old);
+    check_value(st, 0, "k", v, n);
+    free(v);
+    free(w);
+    mnemo_store_free(st);
+}
+
 int main(void)
 {
     TEST_RUN(test_codec_roundtrip);
     TEST_RUN(test_codec_saves_an_eighth);
     TEST_RUN(test_codec_malformed);
     TEST_RUN(test_every_call_round_trips);
+    TEST_RUN(test_set_get_beyond_kept_buffers);
     TEST_RUN(test_zero_copy_reads);
     TEST_RUN(test_incr_on_compressed_numbers);
     TEST_RUN(test_threshold_and_switch);
