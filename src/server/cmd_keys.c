@@ -344,8 +344,8 @@ static void ttl_generic(conn *c, resp_arg *argv, int ms, int absolute)
     }
     if (v < 0)
         reply_int(c, -1);
-    else
-        reply_int(c, ms ? v : (v + 500) / 1000);
+    else /* seconds rounded as Redis's (v + 500) / 1000, without overflowing at INT64_MAX ms */
+        reply_int(c, ms ? v : v / 1000 + (v % 1000 >= 500));
 }
 
 static void cmd_ttl(conn *c, int argc, resp_arg *argv)

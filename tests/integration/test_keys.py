@@ -110,6 +110,19 @@ def test_expire_family(raw):
     assert raw.call("EXISTS", "k") == 0
 
 
+def test_expiretime_at_the_largest_deadline(raw):
+    """PEXPIREAT takes any positive ms deadline; EXPIRETIME of the largest rounds it to
+    seconds without overflowing (the server's UBSan build stopped on it, found by
+    test_command_fuzz.py)."""
+    raw.call("SET", "k", "v")
+    assert raw.call("PEXPIREAT", "k", "9223372036854775807") == 1
+    assert raw.call("PEXPIRETIME", "k") == 9223372036854775807
+    assert raw.call("EXPIRETIME", "k") == 9223372036854776
+    assert raw.call("TTL", "k") > 9223372036854775 - int(time.time()) - 10
+    assert raw.call("PEXPIREAT", "k", "9223372036854775499") == 1
+    assert raw.call("EXPIRETIME", "k") == 9223372036854775
+
+
 def test_expire_conditions(raw):
     raw.call("SET", "k", "v")
     assert raw.call("EXPIRE", "k", "100", "XX") == 0
