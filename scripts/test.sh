@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs mnemo's test stages; `make test` runs them all, `scripts/test.sh STAGE...` some.
 #   unit         CTest in build/ (optimised build, assertions on)
-#   asan         CTest in build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer)
+#   asan         CTest in build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer), then the
+#                integration tests against build-asan/mnemo-server (MNEMO_SANITIZED=1)
 #   tsan         the concurrency stress tests (CTest label "stress") in build-tsan/ (ThreadSanitizer)
 #   fuzz         every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS on its seed corpus
 #   integration  pytest (Debian's /usr/bin/python3) against a real mnemo-server
@@ -27,7 +28,14 @@ stage_unit() {
 stage_asan() {
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMNEMO_SANITIZE=address >/dev/null &&
     cmake --build build-asan -j "$JOBS" >/dev/null || return 1
-  ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+  ctest --test-dir build-asan --output-on-failure -j "$JOBS" || return 1
+  # The server under the sanitizers: the integration suite (random commands included) against
+  # the ASan build of mnemo-server; the integration stage runs it against the optimised one.
+  MNEMO_SANITIZED=1 MNEMO_SERVER=$PWD/build-asan/mnemo-server /usr/bin/python3 -m pytest -q -rs \
+    tests/integration
+  local rc=$?
+  [ $rc -eq 5 ] && { echo "asan: no integration tests collected"; return 0; }
+  return $rc
 }
 
 stage_tsan() {

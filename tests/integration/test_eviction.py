@@ -7,6 +7,8 @@ import time
 import pytest
 import redis
 
+from conftest import plain_build_only
+
 CEILING = 4 * 1024 * 1024
 # One segment and a table resize per worker thread, plus slack (docs/operations.md).
 MARGIN = 512 * 1024
@@ -206,6 +208,7 @@ def test_lowering_the_ceiling_evicts_without_stalling(make_server):
     assert c.get("still") == b"writable"
 
 
+@plain_build_only
 def test_used_memory_tracks_rss(make_server):
     """INFO used_memory follows the process's real memory: the growth of both over a load
     agrees within 10% (the issue's bound; the fixed part of the process is left out)."""
@@ -221,6 +224,7 @@ def test_used_memory_tracks_rss(make_server):
     assert 0.9 <= ratio <= 1.1
 
 
+@plain_build_only
 def test_rss_follows_used_memory_under_eviction(make_server):
     """Under eviction churn (4x the ceiling written) the process's memory stays with the
     accounting: RSS grows no more than 10% beyond the peak of used_memory. (Longer churn with

@@ -15,8 +15,8 @@ import time
 import pytest
 import redis
 
-from conftest import SERVER_BIN, RawClient
-from test_persistence import PServer, workdir  # noqa: F401 (fixture)
+from conftest import SERVER_BIN, RawClient, plain_build_only
+from test_persistence import PServer
 
 WAIT = 10
 
@@ -441,6 +441,7 @@ def set_load(port, n):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+@plain_build_only
 @pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark not installed")
 @pytest.mark.skipif(not kernel_at_least(6, 12), reason="no min_wait_usec before Linux 6.12")
 @pytest.mark.skipif(not os.path.exists(SLOW_FSYNC), reason="build/libslow_fsync.so not built")

@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from test_persistence import PServer, workdir  # noqa: F401 (fixture)
+from test_persistence import PServer
 
 WAIT = 60  # seconds: a limit for a stuck server, not a performance bound
 

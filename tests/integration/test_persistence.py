@@ -1,10 +1,8 @@
 """Persistence: the log, snapshots, recovery, crash safety (SIGKILL rounds), mnemo-check."""
 import os
 import random
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -85,13 +83,6 @@ class PServer:
 
     def segments(self):
         return sorted(f for f in os.listdir(self.pdir()) if f.endswith(".mlog"))
-
-
-@pytest.fixture
-def workdir():
-    d = tempfile.mkdtemp(prefix="mnemo-persist-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def state(c, dbs=range(16)):

@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from conftest import SERVER_BIN, Server, free_port
+from conftest import SERVER_BIN, Server, free_port, plain_build_only
 
 
 def run(*args, timeout=10):
@@ -205,6 +205,7 @@ def _proc_text(pid, name):
         return f.read().decode(errors="replace")
 
 
+@plain_build_only
 def test_heap_asks_for_huge_pages(make_server, tmp_path):
     # disable-thp no (the default) and persistence on: the server runs with glibc's hugetlb
     # tunable, so the heap (where the store's memory is) is advised MADV_HUGEPAGE ("hg" in
