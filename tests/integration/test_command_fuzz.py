@@ -22,6 +22,7 @@ reproduce a run; a failure names the seed and the batch.
 import os
 import random
 import socket
+import threading
 import time
 
 import pytest
@@ -160,6 +161,9 @@ def command(rng, table, names):
     if rng.random() < 0.1:
         want = rng.randrange(0, 7)
     out = [arg(rng) for _ in range(want)]
+    for i in range(len(out) - 1):  # an option word mostly followed by its number
+        if out[i] in WORDS and rng.random() < 0.6:
+            out[i + 1] = rng.choice(NUMBERS)
     if first > 0 and rng.random() < 0.9:
         end = len(out) if last < 0 else min(last, len(out))
         for i in range(first, end + 1, step or 1):
@@ -183,9 +187,10 @@ def check_replies(replies, where):
             assert "internal error" not in v, "%s: %r" % (where, v)
 
 
-def run_fuzz(port, alive, read_log, seed, n, only=None):
+def run_fuzz(port, alive, read_log, seed, n, only=None, others=False):
     """n random commands (of `only`, if given) on one connection to the server on `port`;
-    alive() and read_log() tell on the process when the connection is lost."""
+    alive() and read_log() tell on the process when the connection is lost. With `others`,
+    other connections run commands too, and their CLIENT KILL may close this one."""
     rng = random.Random(seed)
     raw = RawClient(port, timeout=30)
     table = command_table(raw)
@@ -206,7 +211,8 @@ def run_fuzz(port, alive, read_log, seed, n, only=None):
             # CLIENT KILL may close this connection (its own id or address); anything else
             # closing it, or the server going away, is a failure.
             assert alive(), "%s: server died (%s):\n%s" % (where, e, read_log()[-6000:])
-            killed = any(c[0] == b"CLIENT" and len(c) > 1 and c[1] == b"KILL" for c in cmds)
+            killed = others or any(c[0] == b"CLIENT" and len(c) > 1 and c[1] == b"KILL"
+                                   for c in cmds)
             assert killed, "%s: connection lost without CLIENT KILL: %s\n%r" % (where, e, cmds)
             raw.close()
             raw = RawClient(port, timeout=30)
@@ -225,6 +231,33 @@ def test_random_commands_keep_the_server_up(seed_offset):
         info = c.info()
         assert info["connected_clients"] >= 1
         c.close()
+    finally:
+        stop_and_check(s)
+
+
+def test_random_commands_from_several_connections():
+    """Four connections at once (spread over the workers), each with its own seed: the same
+    checks, with transactions, WATCH, pub/sub, CLIENT KILL and key moves of one connection
+    meeting another's. Under `scripts/test.sh asan` this runs against the sanitized server;
+    against the TSan build (MNEMO_SERVER=build-tsan/mnemo-server) it looks for races."""
+    s = Server()
+    errors = []
+
+    def one(seed):
+        try:
+            run_fuzz(s.port, s.alive, s.read_log, seed, N // 4, others=True)
+        except BaseException as e:  # reported by the main thread
+            errors.append("seed %d: %s" % (seed, e))
+
+    try:
+        threads = [threading.Thread(target=one, args=(SEED * 1000 + 20 + i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        assert not any(t.is_alive() for t in threads), "a connection's fuzz did not finish"
+        assert not errors, errors
+        assert s.client().ping()
     finally:
         stop_and_check(s)
 
