@@ -275,36 +275,46 @@ def lasting(st, now_ms, margin_ms=600_000):
     return {k: v for k, v in st.items() if v[2] < 0 or v[2] > now_ms + margin_ms}
 
 
+def same_lasting_keys(before, after, now_ms, what):
+    b, a = lasting(before, now_ms), lasting(after, now_ms)
+    assert len(b) > 0
+    missing = set(b) - set(a)
+    extra = set(a) - set(b)
+    changed = [k for k in set(a) & set(b) if a[k] != b[k]]
+    assert not (missing or extra or changed), (
+        "after %s: %d missing, %d extra, %d changed, e.g. %r" %
+        (what, len(missing), len(extra), len(changed),
+         [(k, b.get(k), a.get(k)) for k in list(missing | extra)[:3] + changed[:3]]))
+
+
 def test_random_commands_survive_a_restart(workdir):
     """The same commands with the log on (everysec; SAVE, BGSAVE and BGREWRITEAOF among
-    them): after a clean stop and a start on the same directory, every key of every database
-    is back with its value, version and deadline (keys expiring within 10 minutes aside)."""
+    them). After a clean stop and a start on the same directory, and again after more commands
+    and a SIGKILL (everysec loses nothing acknowledged when only the process dies), every key
+    of every database is back with its value, version and deadline (keys expiring within 10
+    minutes aside)."""
     s = PServer(workdir, "--appendfsync", "everysec")
     s.start()
+    alive = lambda: s.proc.poll() is None  # noqa: E731
     try:
-        alive = lambda: s.proc.poll() is None  # noqa: E731
-        run_fuzz(s.port, alive, s.read_log, SEED * 1000 + 7, N // 2)
-        c = s.client()
-        c.config_set("maxmemory", "0")  # the fuzz may have set a ceiling that evicts all
-        run_fuzz(s.port, alive, s.read_log, SEED * 1000 + 8, 4000, only=WRITES)
-        before = state(c)
-        now_ms = int(time.time() * 1000)
-        c.close()
-        s.stop()
-        s.start()
-        c = s.client()
-        after = state(c)
-        c.close()
-        b, a = lasting(before, now_ms), lasting(after, now_ms)
-        assert len(b) > 0
-        missing = set(b) - set(a)
-        extra = set(a) - set(b)
-        changed = [k for k in set(a) & set(b) if a[k] != b[k]]
-        assert not (missing or extra or changed), (
-            "after restart: %d missing, %d extra, %d changed, e.g. %r" %
-            (len(missing), len(extra), len(changed),
-             [(k, b.get(k), a.get(k)) for k in list(missing | extra)[:3] + changed[:3]]))
-        log = s.read_log()
-        assert "Sanitizer" not in log, log[-3000:]
+        for rnd, end in enumerate(("a clean restart", "a SIGKILL and restart")):
+            run_fuzz(s.port, alive, s.read_log, SEED * 1000 + 7 + 2 * rnd, N // 4)
+            c = s.client()
+            c.config_set("maxmemory", "0")  # the fuzz may have set a ceiling that evicts all
+            run_fuzz(s.port, alive, s.read_log, SEED * 1000 + 8 + 2 * rnd, 4000, only=WRITES)
+            before = state(c)
+            now_ms = int(time.time() * 1000)
+            c.close()
+            log = s.read_log()
+            assert "Sanitizer" not in log, log[-3000:]
+            if rnd == 0:
+                s.stop()
+            else:
+                s.kill()
+            s.start()
+            c = s.client()
+            after = state(c)
+            c.close()
+            same_lasting_keys(before, after, now_ms, end)
     finally:
         s.stop()
