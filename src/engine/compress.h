@@ -66,7 +66,7 @@ enum { COMPRESS_BUF_READ, COMPRESS_BUF_JOIN, COMPRESS_BUF_OUT, COMPRESS_NBUF };
 
 /* Buffer `which` of the calling thread, with room for at least n bytes (its old contents are
  * lost); NULL on allocation failure. Valid until the next call for the same buffer on this
- * thread or compress_scratch_trim(). */
+ * thread, compress_scratch_trim() or compress_scratch_drop() of it. */
 uint8_t *compress_scratch(int which, size_t n);
 
 /* Frees this thread's buffers that are larger than COMPRESS_KEEP: at the end of an operation,

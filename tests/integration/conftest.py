@@ -23,12 +23,14 @@ SERVER_BIN = os.environ.get("MNEMO_SERVER", os.path.join(ROOT, "build", "mnemo-s
 # the kernel refuses io_uring the server falls back to epoll by itself. test_io_engine.py
 # runs the engine-sensitive tests under both engines explicitly.
 IO_ENGINE = os.environ.get("MNEMO_IO_ENGINE", "uring")
-# Set by `scripts/test.sh asan`, which runs this suite against build-asan/mnemo-server: the
-# few tests about the process's own memory (RSS, huge pages) or that preload a library do
-# not hold under ASan's allocator and runtime, and are skipped there.
+# Set by `scripts/test.sh asan` and `tsan`, which run this suite (or part of it) against
+# build-asan/ and build-tsan/mnemo-server: the few tests about the process's own memory (RSS,
+# huge pages) or that preload a library do not hold under a sanitizer's allocator and runtime,
+# and are skipped there.
 SANITIZED = os.environ.get("MNEMO_SANITIZED") == "1"
 plain_build_only = pytest.mark.skipif(
-    SANITIZED, reason="measures RSS or preloads a library: not under ASan (MNEMO_SANITIZED=1)")
+    SANITIZED, reason="measures RSS or preloads a library: not under a sanitizer "
+                      "(MNEMO_SANITIZED=1)")
 
 
 def free_port():
