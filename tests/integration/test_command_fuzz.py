@@ -221,9 +221,11 @@ def run_fuzz(port, alive, read_log, seed, n, only=None, others=False):
     raw.close()
 
 
-@pytest.mark.parametrize("seed_offset", [0, 1])
-def test_random_commands_keep_the_server_up(seed_offset):
-    s = Server()
+@pytest.mark.parametrize("seed_offset,engine", [(0, "uring"), (1, "epoll")])
+def test_random_commands_keep_the_server_up(seed_offset, engine):
+    """One connection; two seeds, one on each I/O engine (uring falls back to epoll where the
+    kernel refuses it)."""
+    s = Server("--io-engine", engine)
     try:
         run_fuzz(s.port, s.alive, s.read_log, SEED * 1000 + seed_offset, N)
         c = s.client()
