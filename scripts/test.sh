@@ -21,6 +21,17 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 
+# Runs pytest (Debian's /usr/bin/python3) with the arguments; its exit 5, no test collected,
+# passes with a line saying so. Environment settings go before the call.
+run_pytest() {
+  local label=$1
+  shift
+  /usr/bin/python3 -m pytest -q -rs "$@"
+  local rc=$?
+  [ $rc -eq 5 ] && { echo "$label: no tests collected"; return 0; }
+  return $rc
+}
+
 stage_unit() {
   cmake -S . -B build >/dev/null && cmake --build build -j "$JOBS" >/dev/null || return 1
   ctest --test-dir build --output-on-failure -j "$JOBS"
@@ -36,10 +47,7 @@ stage_asan() {
   # while exiting hung in LSan's exit check (its tracer waiting for a thread that spun in
   # sched_yield); the unit tests keep leak checking.
   ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 MNEMO_SANITIZED=1 \
-    MNEMO_SERVER=$PWD/build-asan/mnemo-server /usr/bin/python3 -m pytest -q -rs tests/integration
-  local rc=$?
-  [ $rc -eq 5 ] && { echo "asan: no integration tests collected"; return 0; }
-  return $rc
+    MNEMO_SERVER=$PWD/build-asan/mnemo-server run_pytest asan tests/integration
 }
 
 stage_tsan() {
@@ -48,11 +56,8 @@ stage_tsan() {
   ctest --test-dir build-tsan --output-on-failure -L stress || return 1
   # The server's threads under TSan: random commands from one and from four connections
   # against build-tsan/mnemo-server (the whole suite takes about 3 minutes there, this 25 s).
-  MNEMO_SANITIZED=1 MNEMO_SERVER=$PWD/build-tsan/mnemo-server /usr/bin/python3 -m pytest -q -rs \
+  MNEMO_SANITIZED=1 MNEMO_SERVER=$PWD/build-tsan/mnemo-server run_pytest tsan \
     tests/integration/test_command_fuzz.py
-  local rc=$?
-  [ $rc -eq 5 ] && { echo "tsan: no integration tests collected"; return 0; }
-  return $rc
 }
 
 stage_fuzz() {
@@ -90,10 +95,7 @@ stage_integration() {
   local tests=(tests/integration/test_*.py)
   if [ ! -e "${tests[0]}" ]; then echo "integration: no tests yet"; return 0; fi
   if [ ! -x build/mnemo-server ]; then echo "integration: build/mnemo-server missing"; return 1; fi
-  MNEMO_SERVER=$PWD/build/mnemo-server /usr/bin/python3 -m pytest -q -rs tests/integration
-  local rc=$?
-  [ $rc -eq 5 ] && { echo "integration: no tests collected"; return 0; }
-  return $rc
+  MNEMO_SERVER=$PWD/build/mnemo-server run_pytest integration tests/integration
 }
 
 passed=0 failed=0 failed_names=()

@@ -259,7 +259,9 @@ def test_random_commands_from_several_connections():
             t.join(300)
         assert not any(t.is_alive() for t in threads), "a connection's fuzz did not finish"
         assert not errors, errors
-        assert s.client().ping()
+        c = s.client()
+        assert c.ping()
+        c.close()
     finally:
         stop_and_check(s)
 

@@ -91,8 +91,12 @@ def state(c, dbs=range(16)):
     for db in dbs:
         c.execute_command("SELECT", db)
         for k in c.keys("*"):
-            val, ver = c.execute_command("MN.GETVER", k)
-            out[(db, k)] = (val, ver, c.pexpiretime(k))
+            at = c.pexpiretime(k)
+            got = c.execute_command("MN.GETVER", k)
+            if got is None:  # expired since KEYS listed it: only a key with a deadline may
+                assert at != -1, (db, k)
+                continue
+            out[(db, k)] = (got[0], got[1], at)
     c.execute_command("SELECT", 0)
     return out
 

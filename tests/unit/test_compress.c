@@ -241,6 +241,17 @@ static void test_codec_malformed(void)
 
 #define VLEN 1000
 
+/* SET key new with GET: checks the old value handed back and the new one stored. */
+static void set_get_check(mnemo_store *st, const void *want_old, const void *new_val, size_t n)
+{
+    mnemo_set_opts get = {.flags = MNEMO_SET_GET};
+    mnemo_value old;
+    ASSERT_EQ(mnemo_set(st, 0, "k", 1, new_val, n, &get, &old, NULL), MNEMO_OK);
+    CHECK_MEM_EQ(old.data, old.len, want_old, n);
+    mnemo_value_release(&old);
+    check_value(st, 0, "k", new_val, n);
+}
+
 static void test_every_call_round_trips(void)
 {
     mnemo_store *st = open_store(8, 64);
@@ -260,13 +271,9 @@ static void test_every_call_round_trips(void)
     CHECK(s.compression_ratio > 1.14);
 
     /* set with GET hands back the old value whole */
-    mnemo_set_opts get = {.flags = MNEMO_SET_GET};
-    mnemo_value old;
-    ASSERT_EQ(mnemo_set(st, 0, "k", 1, w, VLEN, &get, &old, NULL), MNEMO_OK);
-    CHECK_MEM_EQ(old.data, old.len, v, VLEN);
-    mnemo_value_release(&old);
-    check_value(st, 0, "k", w, VLEN);
-    get.flags = MNEMO_SET_GET | MNEMO_SET_NX; /* fails, still returns the old value */
+    set_get_check(st, v, w, VLEN);
+    mnemo_set_opts get = {.flags = MNEMO_SET_GET | MNEMO_SET_NX}; /* fails, still returns */
+    mnemo_value old;                                              /* the old value */
     ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, VLEN, &get, &old, NULL), MNEMO_EEXISTS);
     CHECK_MEM_EQ(old.data, old.len, w, VLEN);
     mnemo_value_release(&old);
@@ -782,18 +789,10 @@ static void test_set_get_beyond_kept_buffers(void)
     gen_json(w, n, 2);
     ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, n, NULL, NULL, NULL), MNEMO_OK);
     CHECK(is_compressed(st, 0, "k"));
-    mnemo_set_opts get = {.flags = MNEMO_SET_GET};
-    mnemo_value old;
-    ASSERT_EQ(mnemo_set(st, 0, "k", 1, w, n, &get, &old, NULL), MNEMO_OK);
-    CHECK_MEM_EQ(old.data, old.len, v, n);
-    mnemo_value_release(&old);
-    check_value(st, 0, "k", w, n);
+    set_get_check(st, v, w, n);
     CHECK(is_compressed(st, 0, "k"));
     /* and again, the old value now the one stored through the path under test */
-    ASSERT_EQ(mnemo_set(st, 0, "k", 1, v, n, &get, &old, NULL), MNEMO_OK);
-    CHECK_MEM_EQ(old.data, old.len, w, n);
-    mnemo_value_release(&old);
-    check_value(st, 0, "k", v, n);
+    set_get_check(st, w, v, n);
     free(v);
     free(w);
     mnemo_store_free(st);
